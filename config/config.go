@@ -20,11 +20,18 @@ type Config struct {
 	LogLevel        string   `yaml:"log_level"`  // debug | info | warn | error
 	LogFormat       string   `yaml:"log_format"` // text | json
 	Runners         []Runner `yaml:"runners"`
+
+	// src remembers where each key was read from so Validate can name file and line;
+	// nil for a Config built in code. Lines are those of the file as read: after runners
+	// are removed or reordered in code, a line may point at a neighbour.
+	src *source
 }
 
 // Runner is one registration with a GitLab instance.
 type Runner struct {
-	Name           string `yaml:"name"`
+	// Name identifies the runner in logs, metrics and `kuberunner unregister`; unique per file.
+	Name string `yaml:"name"`
+	// URL is GitLab's base URL (https://gitlab.example.com), without /api/v4.
 	URL            string `yaml:"url"`
 	ID             int64  `yaml:"id,omitempty"`
 	Token          string `yaml:"token"`
@@ -40,4 +47,15 @@ type Runner struct {
 	// Executor names the executor; only "kubernetes" exists.
 	Executor   string     `yaml:"executor"`
 	Kubernetes Kubernetes `yaml:"kubernetes"`
+}
+
+// Runner returns the runner called name. The pointer aliases c.Runners, so changes
+// through it (a rotated token, say) are kept by a later Save.
+func (c *Config) Runner(name string) (*Runner, bool) {
+	for i := range c.Runners {
+		if c.Runners[i].Name == name {
+			return &c.Runners[i], true
+		}
+	}
+	return nil, false
 }

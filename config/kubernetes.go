@@ -1,13 +1,214 @@
 package config
 
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
 // Kubernetes holds the Kubernetes executor's settings. The executor owns this file.
+// Kubernetes object shapes that the config does not model field by field (affinity, pod spec
+// patches) are written exactly as in a Kubernetes manifest and checked by the executor when
+// it starts, so a typo is refused before the first job.
 type Kubernetes struct {
 	// Kubeconfig and Context select the cluster; both empty means in-cluster config.
 	Kubeconfig string `yaml:"kubeconfig,omitempty"`
 	Context    string `yaml:"context,omitempty"`
-	Namespace  string `yaml:"namespace"`
+	// Namespace is where job pods and their Secrets are created.
+	Namespace string `yaml:"namespace"`
 	// HelperImage is the kuberunner image run as the "prepare" init container.
 	HelperImage string `yaml:"helper_image"`
 	// Image is the build image used when the job names none.
 	Image string `yaml:"image"`
+
+	// ServiceAccount runs job pods; empty means the namespace's default.
+	ServiceAccount string `yaml:"service_account,omitempty"`
+	// AutomountServiceAccountToken mounts the service account's API token into job pods.
+	// Off by default: a CI script should not get cluster access by accident.
+	AutomountServiceAccountToken bool `yaml:"automount_service_account_token,omitempty"`
+	// NodeSelector, Tolerations and Affinity place job pods.
+	NodeSelector map[string]string `yaml:"node_selector,omitempty"`
+	Tolerations  []Toleration      `yaml:"tolerations,omitempty"`
+	// Affinity is a core/v1 Affinity written as in a pod manifest (nodeAffinity, podAffinity, ...).
+	Affinity map[string]any `yaml:"affinity,omitempty"`
+	// PodLabels and PodAnnotations are added to every job pod; values may use the job's
+	// public variables ($CI_PROJECT_PATH). Labels kuberunner sets itself cannot be overridden.
+	PodLabels      map[string]string `yaml:"pod_labels,omitempty"`
+	PodAnnotations map[string]string `yaml:"pod_annotations,omitempty"`
+	// ImagePullSecrets names existing Secrets in Namespace used for every image pull, in
+	// addition to the job's own registry credentials.
+	ImagePullSecrets []string `yaml:"image_pull_secrets,omitempty"`
+
+	// PullPolicy is the default pull policy: always, if-not-present or never; empty leaves
+	// Kubernetes' default. AllowedPullPolicies lists what a job's image:pull_policy may ask
+	// for; empty means only PullPolicy (or anything when PullPolicy is empty too).
+	PullPolicy          string   `yaml:"pull_policy,omitempty"`
+	AllowedPullPolicies []string `yaml:"allowed_pull_policies,omitempty"`
+
+	// Build, Service and Helper size the job container, each service and the prepare container.
+	Build   Resources `yaml:"build,omitempty"`
+	Service Resources `yaml:"service,omitempty"`
+	Helper  Resources `yaml:"helper,omitempty"`
+
+	// SecurityContext applies to every container of a job pod.
+	SecurityContext SecurityContext `yaml:"security_context,omitempty"`
+
+	// DeadlineMargin is added to the job's timeout for the pod's activeDeadlineSeconds, so
+	// after_script and the artifact upload still run when the script used all of its time.
+	DeadlineMargin Duration `yaml:"deadline_margin,omitempty"`
+	// GracefulCancelTimeout is how long a cancelled job's pod may take to run after_script
+	// and upload when:always artifacts before it is killed.
+	GracefulCancelTimeout Duration `yaml:"graceful_cancel_timeout,omitempty"`
+	// CacheClaim is a PersistentVolumeClaim in Namespace holding the job cache; empty
+	// disables caching between jobs.
+	CacheClaim string `yaml:"cache_claim,omitempty"`
+
+	// PodSpecPatches change the pod spec after kuberunner built it, for anything the
+	// options above do not model. Applied in order, last.
+	PodSpecPatches []PodSpecPatch `yaml:"pod_spec_patches,omitempty"`
+}
+
+// Toleration is a core/v1 Toleration.
+type Toleration struct {
+	Key      string `yaml:"key,omitempty"`
+	Operator string `yaml:"operator,omitempty"` // Exists | Equal
+	Value    string `yaml:"value,omitempty"`
+	Effect   string `yaml:"effect,omitempty"` // NoSchedule | PreferNoSchedule | NoExecute
+	// TolerationSeconds applies to NoExecute only.
+	TolerationSeconds *int64 `yaml:"toleration_seconds,omitempty"`
+}
+
+// Resources are Kubernetes quantities ("500m", "1Gi") for one kind of container. A job may
+// override each value through KUBERNETES_[SERVICE_|HELPER_]{CPU,MEMORY}_{REQUEST,LIMIT}
+// only up to the matching *_max_allowed value, and not at all when that is empty (as
+// gitlab-runner's *_overwrite_max_allowed).
+type Resources struct {
+	CPURequest    string `yaml:"cpu_request,omitempty"`
+	CPULimit      string `yaml:"cpu_limit,omitempty"`
+	MemoryRequest string `yaml:"memory_request,omitempty"`
+	MemoryLimit   string `yaml:"memory_limit,omitempty"`
+
+	CPURequestMaxAllowed    string `yaml:"cpu_request_max_allowed,omitempty"`
+	CPULimitMaxAllowed      string `yaml:"cpu_limit_max_allowed,omitempty"`
+	MemoryRequestMaxAllowed string `yaml:"memory_request_max_allowed,omitempty"`
+	MemoryLimitMaxAllowed   string `yaml:"memory_limit_max_allowed,omitempty"`
+}
+
+// SecurityContext is the container security context of job pods. The defaults are
+// restrictive (no privilege escalation, every capability dropped, the runtime's default
+// seccomp profile); many CI images need root, so running as non-root is opt-in.
+type SecurityContext struct {
+	// RunAsNonRoot refuses to start images whose user is root.
+	RunAsNonRoot bool   `yaml:"run_as_non_root,omitempty"`
+	RunAsUser    *int64 `yaml:"run_as_user,omitempty"`
+	RunAsGroup   *int64 `yaml:"run_as_group,omitempty"`
+	// FSGroup owns the pod's volumes, so a non-root user can write the workspace.
+	FSGroup *int64 `yaml:"fs_group,omitempty"`
+	// Privileged runs every container privileged; it implies privilege escalation.
+	Privileged               bool  `yaml:"privileged,omitempty"`
+	AllowPrivilegeEscalation *bool `yaml:"allow_privilege_escalation,omitempty"`
+	// CapAdd and CapDrop adjust Linux capabilities; CapDrop defaults to ALL.
+	CapAdd  []string `yaml:"cap_add,omitempty"`
+	CapDrop []string `yaml:"cap_drop,omitempty"`
+	// SeccompProfile is RuntimeDefault (the default) or Unconfined.
+	SeccompProfile string `yaml:"seccomp_profile,omitempty"`
+}
+
+// PodSpecPatch is one patch of the job pod's spec (not the whole pod), written in YAML or JSON.
+type PodSpecPatch struct {
+	// Name says what the patch is for, in error messages.
+	Name string `yaml:"name"`
+	// Patch is the patch document.
+	Patch string `yaml:"patch"`
+	// Type is strategic (the default: lists of containers merge by name), merge (RFC 7386)
+	// or json (RFC 6902).
+	Type string `yaml:"type,omitempty"`
+}
+
+// Defaults of the Kubernetes executor.
+const (
+	DefaultHelperImage           = "ghcr.io/kuberunner/kuberunner:latest"
+	DefaultBuildImage            = "alpine:3"
+	DefaultDeadlineMargin        = 10 * time.Minute
+	DefaultGracefulCancelTimeout = 6 * time.Minute
+	DefaultSeccompProfile        = "RuntimeDefault"
+)
+
+// PullPolicies are the pull policy names a job or the config may use (GitLab's spelling).
+var PullPolicies = []string{"always", "if-not-present", "never"}
+
+// SetDefaults fills unset fields.
+func (k *Kubernetes) SetDefaults() {
+	setString(&k.Namespace, DefaultNamespace)
+	setString(&k.HelperImage, DefaultHelperImage)
+	setString(&k.Image, DefaultBuildImage)
+	if k.DeadlineMargin == 0 {
+		k.DeadlineMargin = Duration(DefaultDeadlineMargin)
+	}
+	if k.GracefulCancelTimeout == 0 {
+		k.GracefulCancelTimeout = Duration(DefaultGracefulCancelTimeout)
+	}
+	if k.SecurityContext.CapDrop == nil {
+		k.SecurityContext.CapDrop = []string{"ALL"}
+	}
+	setString(&k.SecurityContext.SeccompProfile, DefaultSeccompProfile)
+	for i := range k.PodSpecPatches {
+		setString(&k.PodSpecPatches[i].Type, "strategic")
+	}
+}
+
+// Validate checks what can be checked without Kubernetes' types; the executor checks
+// quantities, the affinity and the patches when it starts. Empty values are fine: SetDefaults
+// fills them. The result joins *Error values whose keys are relative to this section.
+func (k *Kubernetes) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &Error{Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	if k.PullPolicy != "" && !slices.Contains(PullPolicies, k.PullPolicy) {
+		bad("pull_policy", "%q is not one of %v", k.PullPolicy, PullPolicies)
+	}
+	for i, p := range k.AllowedPullPolicies {
+		if !slices.Contains(PullPolicies, p) {
+			bad(fmt.Sprintf("allowed_pull_policies[%d]", i), "%q is not one of %v", p, PullPolicies)
+		}
+	}
+	if k.PullPolicy != "" && len(k.AllowedPullPolicies) > 0 && !slices.Contains(k.AllowedPullPolicies, k.PullPolicy) {
+		bad("pull_policy", "%q is not in allowed_pull_policies", k.PullPolicy)
+	}
+	for i, t := range k.Tolerations {
+		if t.Operator != "" && t.Operator != "Exists" && t.Operator != "Equal" {
+			bad(fmt.Sprintf("tolerations[%d].operator", i), "%q is not Exists or Equal", t.Operator)
+		}
+	}
+	if k.DeadlineMargin < 0 {
+		bad("deadline_margin", "must not be negative")
+	}
+	if k.GracefulCancelTimeout < 0 {
+		bad("graceful_cancel_timeout", "must not be negative")
+	}
+	switch k.SecurityContext.SeccompProfile {
+	case "", "RuntimeDefault", "Unconfined":
+	default:
+		bad("security_context.seccomp_profile", "%q is not RuntimeDefault or Unconfined", k.SecurityContext.SeccompProfile)
+	}
+	for i, p := range k.PodSpecPatches {
+		key := fmt.Sprintf("pod_spec_patches[%d]", i)
+		switch p.Type {
+		case "", "strategic", "merge", "json":
+		default:
+			bad(key+".type", "%q is not strategic, merge or json", p.Type)
+		}
+		if p.Patch == "" {
+			bad(key+".patch", "must not be empty")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func setString(s *string, def string) {
+	if *s == "" {
+		*s = def
+	}
 }
