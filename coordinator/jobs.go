@@ -1,0 +1,181 @@
+package coordinator
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/kuberunner/kuberunner/jobspec"
+)
+
+// DefaultJobTimeout is GitLab's default project timeout, given to jobs enqueued without one.
+const DefaultJobTimeout = 3600
+
+// RunnerSpec describes a runner created as GitLab's UI creates one.
+type RunnerSpec struct {
+	Description    string
+	Tags           []string
+	RunUntagged    bool
+	Locked         bool // recorded only: there are no projects to lock a runner to
+	Paused         bool // a paused runner's job requests answer 204 at once
+	MaximumTimeout int  // seconds; caps runner_info.timeout of the jobs it takes; 0 = no cap
+}
+
+// AddRunner creates a runner as GitLab's UI does and returns its glrt- authentication token.
+func (s *Server) AddRunner(spec RunnerSpec) string {
+	token := newToken(runnerTokenPrefix)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state.addRunner(spec, token)
+	return token
+}
+
+// Runners returns a copy of every registered runner, by ID.
+func (s *Server) Runners() []RunnerRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]RunnerRecord, 0, len(s.state.runners))
+	for _, rr := range s.state.runners {
+		out = append(out, rr.clone())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Enqueue queues a job for runners whose tags cover its tags (untagged jobs need
+// RunUntagged). It assigns ID and Token when zero/empty, fills Features.FailureReasons with
+// every reason GitLab knows when empty and RunnerInfo.Timeout with DefaultJobTimeout when
+// zero. It returns the job ID and wakes parked job requests at once. Enqueueing an ID that
+// is already known is a programming error and panics.
+func (s *Server) Enqueue(job jobspec.Job, tags []string) int64 {
+	job = cloneJob(job)
+	if job.Token == "" {
+		job.Token = newToken(jobTokenPrefix)
+	}
+	if len(job.Features.FailureReasons) == 0 {
+		job.Features.FailureReasons = KnownFailureReasons()
+	}
+	if job.RunnerInfo.Timeout == 0 {
+		job.RunnerInfo.Timeout = DefaultJobTimeout
+	}
+
+	s.mu.Lock()
+	st := &s.state
+	if job.ID == 0 {
+		job.ID = st.lastJobID + 1
+	}
+	if _, dup := st.jobs[job.ID]; dup {
+		s.mu.Unlock()
+		panic(fmt.Sprintf("coordinator: Enqueue: job %d already exists", job.ID))
+	}
+	st.lastJobID = max(st.lastJobID, job.ID)
+	st.jobs[job.ID] = &JobRecord{
+		ID:       job.ID,
+		Job:      job,
+		Tags:     slices.Clone(tags),
+		Status:   StatusPending,
+		QueuedAt: time.Now(),
+	}
+	st.queue = append(st.queue, job.ID)
+	s.queueChanged()
+	s.changed(job.ID)
+	s.mu.Unlock()
+	s.flushChanges()
+	return job.ID
+}
+
+// Job returns a deep copy of the job's record.
+func (s *Server) Job(id int64) (JobRecord, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec, ok := s.state.jobs[id]
+	if !ok {
+		return JobRecord{}, false
+	}
+	return rec.clone(), true
+}
+
+// Cancel cancels a job as a GitLab user would. A pending job is simply canceled. A running
+// one becomes canceling when graceful (trace patches answer Job-Status: canceling and the
+// final PUT is accepted, ending in canceled) or canceled at once otherwise (trace patches
+// and PUT then answer 403, as GitLab does for a job no longer running). A graceful cancel
+// of a canceling job changes nothing; a forced one completes it. Unknown and finished jobs
+// are left alone.
+func (s *Server) Cancel(id int64, graceful bool) {
+	s.mu.Lock()
+	rec, ok := s.state.jobs[id]
+	if !ok || rec.Finished() || (graceful && rec.Status == StatusCanceling) {
+		s.mu.Unlock()
+		return
+	}
+	switch {
+	case rec.Status == StatusPending:
+		s.state.removeFromQueue(id)
+		rec.Status, rec.FinishedAt = StatusCanceled, time.Now()
+	case graceful:
+		rec.Status = StatusCanceling
+	default:
+		rec.Status, rec.FinishedAt = StatusCanceled, time.Now()
+	}
+	s.changed(id)
+	s.mu.Unlock()
+	s.flushChanges()
+}
+
+// WaitFor blocks until cond holds for the job's record, and returns that record. When ctx
+// ends first it returns the last record seen with ctx's error; for a job the server does
+// not know it returns ErrUnknownJob at once. cond runs without the server's lock.
+func (s *Server) WaitFor(ctx context.Context, id int64, cond func(JobRecord) bool) (JobRecord, error) {
+	for {
+		s.mu.Lock()
+		rec, ok := s.state.jobs[id]
+		if !ok {
+			s.mu.Unlock()
+			return JobRecord{}, fmt.Errorf("wait for job %d: %w", id, ErrUnknownJob)
+		}
+		snap, signal := rec.clone(), s.recordSignal
+		s.mu.Unlock()
+		if cond(snap) {
+			return snap, nil
+		}
+		select {
+		case <-signal:
+		case <-ctx.Done():
+			return snap, fmt.Errorf("wait for job %d: %w", id, ctx.Err())
+		}
+	}
+}
+
+// WaitingRequests returns how many job requests are parked in a long poll right now.
+func (s *Server) WaitingRequests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.waiting
+}
+
+// WaitRequests blocks until at least n job requests are parked in a long poll, or ctx ends.
+// A job enqueued after it returns is handed to one of them at once.
+func (s *Server) WaitRequests(ctx context.Context, n int) error {
+	for {
+		s.mu.Lock()
+		waiting, signal := s.waiting, s.waitingSignal
+		s.mu.Unlock()
+		if waiting >= n {
+			return nil
+		}
+		select {
+		case <-signal:
+		case <-ctx.Done():
+			return fmt.Errorf("wait for %d parked job requests: %w", n, ctx.Err())
+		}
+	}
+}
+
+// addWaiting counts a parked job request in or out. Call with s.mu held.
+func (s *Server) addWaiting(delta int) {
+	s.waiting += delta
+	close(s.waitingSignal)
+	s.waitingSignal = make(chan struct{})
+}

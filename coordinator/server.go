@@ -1,0 +1,199 @@
+package coordinator
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+)
+
+// Defaults of Options, chosen as GitLab's own where it has one.
+const (
+	DefaultLongPoll            = 2 * time.Second
+	DefaultTraceUpdateInterval = 3 * time.Second
+	// DefaultMaxTraceSize is GitLab's default ci_jobs_trace_size_limit (100 MiB).
+	DefaultMaxTraceSize = 100 << 20
+)
+
+// Options configure a Server. The zero value is usable.
+type Options struct {
+	// RegistrationToken is the one legacy POST /runners accepts; "" disables legacy registration.
+	RegistrationToken string
+	// LongPoll is how long /jobs/request waits for a job before answering 204 (default 2s).
+	LongPoll time.Duration
+	// TraceUpdateInterval is sent as X-GitLab-Trace-Update-Interval in whole seconds, at
+	// least 1 (default 3s).
+	TraceUpdateInterval time.Duration
+	// ArtifactsDir receives uploaded archives; "" means a temporary directory removed by Close.
+	ArtifactsDir string
+	// MaxArtifactSize caps one upload in bytes; 0 means unlimited. Larger uploads get 413.
+	MaxArtifactSize int64
+	// MaxTraceSize caps a job's whole trace in bytes (default DefaultMaxTraceSize). As in
+	// GitLab, a patch that would pass it fails the job with trace_size_exceeded and gets 403;
+	// there is no per-patch limit.
+	MaxTraceSize int64
+	// OnChange is called after every change of a job's record (status, updates, trace,
+	// artifacts) with a deep copy. Calls happen outside the server's lock, one at a time and
+	// in the order of the changes, possibly on the goroutine of another request; OnChange may
+	// call back into the Server (Enqueue the next job of a pipeline, for example).
+	OnChange func(JobRecord)
+}
+
+// Server is an in-memory GitLab coordinator. It is safe for concurrent use.
+type Server struct {
+	opts         Options
+	artifactsDir string
+	ownDir       bool // artifactsDir was created by New and is removed by Close
+	mux          *http.ServeMux
+	closeOnce    sync.Once
+	closed       chan struct{}
+
+	mu            sync.Mutex
+	state         store
+	faults        map[Endpoint]fault
+	queueSignal   chan struct{} // closed and replaced when a job may have become available
+	recordSignal  chan struct{} // closed and replaced on every change of a job record
+	waiting       int           // job requests parked in a long poll
+	waitingSignal chan struct{} // closed and replaced when waiting changes
+	outbox        []JobRecord   // OnChange deliveries not yet made
+	flushing      bool          // a goroutine is delivering the outbox
+}
+
+// New returns a Server ready to serve; Close releases its artifacts directory.
+func New(opts Options) (*Server, error) {
+	switch {
+	case opts.LongPoll < 0:
+		return nil, fmt.Errorf("coordinator options: LongPoll %v is negative", opts.LongPoll)
+	case opts.TraceUpdateInterval < 0:
+		return nil, fmt.Errorf("coordinator options: TraceUpdateInterval %v is negative", opts.TraceUpdateInterval)
+	case opts.MaxArtifactSize < 0:
+		return nil, fmt.Errorf("coordinator options: MaxArtifactSize %d is negative", opts.MaxArtifactSize)
+	case opts.MaxTraceSize < 0:
+		return nil, fmt.Errorf("coordinator options: MaxTraceSize %d is negative", opts.MaxTraceSize)
+	}
+	if opts.LongPoll == 0 {
+		opts.LongPoll = DefaultLongPoll
+	}
+	if opts.TraceUpdateInterval == 0 {
+		opts.TraceUpdateInterval = DefaultTraceUpdateInterval
+	}
+	if opts.MaxTraceSize == 0 {
+		opts.MaxTraceSize = DefaultMaxTraceSize
+	}
+	s := &Server{
+		opts:          opts,
+		closed:        make(chan struct{}),
+		state:         newStore(),
+		faults:        make(map[Endpoint]fault),
+		queueSignal:   make(chan struct{}),
+		recordSignal:  make(chan struct{}),
+		waitingSignal: make(chan struct{}),
+	}
+	if opts.ArtifactsDir == "" {
+		dir, err := os.MkdirTemp("", "kuberunner-coordinator-")
+		if err != nil {
+			return nil, fmt.Errorf("create artifacts dir: %w", err)
+		}
+		s.artifactsDir, s.ownDir = dir, true
+	} else {
+		if err := os.MkdirAll(opts.ArtifactsDir, 0o750); err != nil {
+			return nil, fmt.Errorf("create artifacts dir: %w", err)
+		}
+		s.artifactsDir = opts.ArtifactsDir
+	}
+	s.mux = s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	handle := func(pattern string, ep Endpoint, h http.HandlerFunc) {
+		mux.Handle(pattern, s.withFaults(ep, h))
+	}
+	handle("POST /api/v4/runners/verify", EndpointVerify, s.handleVerify)
+	handle("POST /api/v4/runners", EndpointRegister, s.handleRegister)
+	handle("DELETE /api/v4/runners", EndpointUnregister, s.handleUnregister)
+	handle("DELETE /api/v4/runners/managers", EndpointUnregister, s.handleUnregisterManager)
+	handle("POST /api/v4/runners/reset_authentication_token", EndpointResetToken, s.handleResetToken)
+	handle("POST /api/v4/jobs/request", EndpointRequest, s.handleRequest)
+	handle("PUT /api/v4/jobs/{id}", EndpointUpdate, s.handleUpdate)
+	handle("PATCH /api/v4/jobs/{id}/trace", EndpointTrace, s.handleTrace)
+	handle("POST /api/v4/jobs/{id}/artifacts", EndpointArtifacts, s.handleUpload)
+	handle("GET /api/v4/jobs/{id}/artifacts", EndpointDownload, s.handleDownload)
+	// A catch-all matches every method, so the mux never answers its own plain-text 404/405.
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		writeMessage(w, http.StatusNotFound, "404 Not Found")
+	})
+	return mux
+}
+
+// ServeHTTP serves the API under /api/v4.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Close wakes parked job requests (they answer 204) and removes the artifacts directory if
+// New created it. Serve no requests after Close.
+func (s *Server) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		if s.ownDir {
+			if rmErr := os.RemoveAll(s.artifactsDir); rmErr != nil {
+				err = fmt.Errorf("remove artifacts dir: %w", rmErr)
+			}
+		}
+	})
+	return err
+}
+
+// ErrUnknownJob is returned by WaitFor for a job ID the server has never seen.
+var ErrUnknownJob = errors.New("unknown job")
+
+// changed records that job id's record changed: it wakes WaitFor callers and queues an
+// OnChange delivery. Call with s.mu held, then s.flushChanges after unlocking.
+func (s *Server) changed(id int64) {
+	close(s.recordSignal)
+	s.recordSignal = make(chan struct{})
+	if s.opts.OnChange != nil {
+		if rec, ok := s.state.jobs[id]; ok {
+			s.outbox = append(s.outbox, rec.clone())
+		}
+	}
+}
+
+// queueChanged wakes parked job requests. Call with s.mu held.
+func (s *Server) queueChanged() {
+	s.state.queueVersion++
+	close(s.queueSignal)
+	s.queueSignal = make(chan struct{})
+}
+
+// flushChanges delivers queued OnChange calls outside the lock. Only one goroutine delivers
+// at a time, which keeps the calls in order and lets OnChange call back into the Server.
+func (s *Server) flushChanges() {
+	if s.opts.OnChange == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.flushing {
+		return
+	}
+	s.flushing = true
+	defer func() { s.flushing = false }()
+	for len(s.outbox) > 0 {
+		rec := s.outbox[0]
+		s.outbox[0] = JobRecord{}
+		s.outbox = s.outbox[1:]
+		s.deliver(rec)
+	}
+}
+
+// deliver calls OnChange without the lock. It takes the lock back even when OnChange panics,
+// so that flushChanges' deferred bookkeeping and unlock stay sound.
+func (s *Server) deliver(rec JobRecord) {
+	s.mu.Unlock()
+	defer s.mu.Lock()
+	s.opts.OnChange(rec)
+}

@@ -1,0 +1,192 @@
+package coordinator_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kuberunner/kuberunner/coordinator"
+	"github.com/kuberunner/kuberunner/jobspec"
+)
+
+func TestNewRefusesNegativeOptions(t *testing.T) {
+	for _, opts := range []coordinator.Options{
+		{LongPoll: -time.Second},
+		{TraceUpdateInterval: -time.Second},
+		{MaxArtifactSize: -1},
+		{MaxTraceSize: -1},
+	} {
+		if s, err := coordinator.New(opts); err == nil {
+			s.Close()
+			t.Errorf("New(%+v) accepted a negative option", opts)
+		}
+	}
+}
+
+func TestCloseRemovesItsOwnArtifactsDir(t *testing.T) {
+	s, a := start(t, coordinator.Options{})
+	job := runningJob(t, s, a)
+	a.upload(job.ID, job.Token, "", "a.zip", strings.NewReader("x"))
+	rec, _ := s.Job(job.ID)
+	dir := filepath.Dir(rec.Artifacts[0].Path)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("artifacts dir %s after Close: %v, want it gone", dir, err)
+	}
+}
+
+func TestEnqueueIDs(t *testing.T) {
+	s, _ := start(t, coordinator.Options{})
+	got := []int64{
+		s.Enqueue(jobspec.Job{}, nil),
+		s.Enqueue(jobspec.Job{ID: 10, Token: "given"}, nil),
+		s.Enqueue(jobspec.Job{}, nil),
+	}
+	if d := cmp.Diff([]int64{1, 10, 11}, got); d != "" {
+		t.Errorf("IDs -want +got:\n%s", d)
+	}
+	if rec, _ := s.Job(10); rec.Job.Token != "given" || rec.Job.RunnerInfo.Timeout != coordinator.DefaultJobTimeout {
+		t.Errorf("job 10: token %q timeout %d, want the given token and the default timeout", rec.Job.Token, rec.Job.RunnerInfo.Timeout)
+	}
+	if rec, _ := s.Job(1); !strings.HasPrefix(rec.Job.Token, "glcbt-") {
+		t.Errorf("assigned job token %q lacks the glcbt- prefix", rec.Job.Token)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("Enqueue of a known ID did not panic")
+		}
+	}()
+	s.Enqueue(jobspec.Job{ID: 10}, nil)
+}
+
+func TestJobReturnsACopy(t *testing.T) {
+	s, _ := start(t, coordinator.Options{})
+	id := s.Enqueue(jobspec.Job{Steps: []jobspec.Step{{Name: jobspec.StepScript, Script: []string{"true"}}}}, []string{"a"})
+	rec, _ := s.Job(id)
+	rec.Job.Steps[0].Script[0] = "false"
+	rec.Tags[0] = "b"
+	again, _ := s.Job(id)
+	if again.Job.Steps[0].Script[0] != "true" || again.Tags[0] != "a" {
+		t.Error("changing a returned record changed the server's")
+	}
+	if _, ok := s.Job(id + 1); ok {
+		t.Error("Job of an unknown ID reported ok")
+	}
+}
+
+func TestCancelPendingJob(t *testing.T) {
+	s, a := start(t, coordinator.Options{LongPoll: time.Millisecond})
+	token := s.AddRunner(coordinator.RunnerSpec{RunUntagged: true})
+	id := s.Enqueue(jobspec.Job{}, nil)
+	s.Cancel(id, true)
+	if rec, _ := s.Job(id); rec.Status != coordinator.StatusCanceled {
+		t.Errorf("canceled pending job has status %q", rec.Status)
+	}
+	if r := a.requestJob(token); r.status != http.StatusNoContent {
+		t.Errorf("job request after the only job was canceled = %d, want 204", r.status)
+	}
+}
+
+func TestWaitFor(t *testing.T) {
+	s, a := start(t, coordinator.Options{})
+	job := runningJob(t, s, a)
+	ctx := testContext(t)
+
+	done := make(chan struct{})
+	var rec coordinator.JobRecord
+	var err error
+	go func() {
+		defer close(done)
+		rec, err = s.WaitFor(ctx, job.ID, coordinator.JobRecord.Finished)
+	}()
+	a.patch(job.ID, job.Token, 0, "log")
+	a.put(job.ID, job.Token, map[string]any{"state": "success"})
+	<-done
+	if err != nil || rec.Status != coordinator.StatusSuccess || string(rec.Trace) != "log" {
+		t.Errorf("WaitFor = status %q trace %q err %v, want success, log, nil", rec.Status, rec.Trace, err)
+	}
+
+	short, cancel := context.WithCancel(ctx)
+	cancel()
+	rec, err = s.WaitFor(short, job.ID, func(r coordinator.JobRecord) bool { return r.Status == coordinator.StatusFailed })
+	if !errors.Is(err, context.Canceled) || rec.ID != job.ID {
+		t.Errorf("WaitFor with an ended context = record %d, err %v; want the last record and context.Canceled", rec.ID, err)
+	}
+	if _, err := s.WaitFor(ctx, 999, coordinator.JobRecord.Finished); !errors.Is(err, coordinator.ErrUnknownJob) {
+		t.Errorf("WaitFor unknown job: err %v, want ErrUnknownJob", err)
+	}
+}
+
+func TestOnChange(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	var s *coordinator.Server
+	s, a := start(t, coordinator.Options{OnChange: func(rec coordinator.JobRecord) {
+		mu.Lock()
+		seen = append(seen, rec.Job.JobInfo.Name+":"+rec.Status)
+		mu.Unlock()
+		// A pipeline enqueues the next stage from here: calling back must not deadlock.
+		if rec.Job.JobInfo.Name == "build" && rec.Status == coordinator.StatusSuccess {
+			s.Enqueue(jobspec.Job{JobInfo: jobspec.JobInfo{Name: "deploy"}}, nil)
+		}
+	}})
+	job := runningJob(t, s, a)
+	a.patch(job.ID, job.Token, 0, "x")
+	a.put(job.ID, job.Token, map[string]any{"state": "success"})
+
+	want := []string{"build:pending", "build:pending", "build:running", "build:running", "build:success", "deploy:pending"}
+	mu.Lock()
+	defer mu.Unlock()
+	if d := cmp.Diff(want, seen); d != "" {
+		t.Errorf("OnChange calls -want +got:\n%s", d)
+	}
+}
+
+func TestFailNext(t *testing.T) {
+	s, a := start(t, coordinator.Options{LongPoll: time.Millisecond})
+	token := s.AddRunner(coordinator.RunnerSpec{RunUntagged: true})
+	s.Enqueue(jobspec.Job{}, nil)
+
+	s.FailNext(coordinator.EndpointRequest, http.StatusServiceUnavailable, 2)
+	var got []int
+	for range 3 {
+		got = append(got, a.requestJob(token).status)
+	}
+	if d := cmp.Diff([]int{503, 503, 201}, got); d != "" {
+		t.Errorf("job request statuses -want +got:\n%s", d)
+	}
+
+	job := runningJob(t, s, a)
+	s.FailNext(coordinator.EndpointTrace, http.StatusInternalServerError, 1)
+	if r := a.patch(job.ID, job.Token, 0, "lost"); r.status != http.StatusInternalServerError {
+		t.Errorf("injected trace failure = %d, want 500", r.status)
+	}
+	if r := a.patch(job.ID, job.Token, 0, "kept"); r.status != http.StatusAccepted {
+		t.Errorf("trace after the injected failure = %d, want 202", r.status)
+	}
+	s.FailNext(coordinator.EndpointUpdate, http.StatusAccepted, 1)
+	r := a.put(job.ID, job.Token, map[string]any{"state": "success"})
+	if r.status != http.StatusAccepted || r.header.Get("X-GitLab-Trace-Update-Interval") == "" {
+		t.Errorf("injected 202 on PUT = %d with interval %q, want 202 with an interval", r.status, r.header.Get("X-GitLab-Trace-Update-Interval"))
+	}
+	rec, _ := s.Job(job.ID)
+	if rec.Status != coordinator.StatusRunning || string(rec.Trace) != "kept" {
+		t.Errorf("after injected failures: status %q trace %q, want running and kept", rec.Status, rec.Trace)
+	}
+
+	s.FailNext(coordinator.EndpointVerify, http.StatusBadGateway, 5)
+	s.FailNext(coordinator.EndpointVerify, 0, 0) // cleared
+	if r := a.json(http.MethodPost, "/api/v4/runners/verify", nil, map[string]string{"token": token}); r.status != http.StatusOK {
+		t.Errorf("verify after clearing faults = %d, want 200", r.status)
+	}
+}
