@@ -1,5 +1,11 @@
 // Package gitlab is the runner side of GitLab's runner coordination API (/api/v4/runners and
 // /api/v4/jobs): registration, job requests, state updates, trace patches and artifacts.
-// Each method makes one logical call with a timeout; retry policy with backoff lives where
-// GitLab's semantics allow it and is documented on each method. Tokens never appear in errors.
+//
+// Each method makes one HTTP call (artifact uploads may follow a 307/308) under a timeout
+// and never retries: the caller owns the pace, and uses Retry with a Backoff where GitLab's
+// semantics allow another try (errors.Is(err, ErrTransient)). Tokens travel only in headers
+// and bodies, never in URLs, errors or redirects to another host.
+//
+// Registration goes through gitlab.com/gitlab-org/api/client-go; the job endpoints, which
+// that library does not cover, are written with net/http.
 package gitlab
