@@ -1,0 +1,14 @@
+// Package compiler owns the translation of a `.gitlab-ci.yml` into a pipeline: the jobs
+// that a push to the repository's current commit would create on GitLab, each fully
+// resolved (includes, extends, anchors, !reference, defaults, parallel/matrix, rules),
+// or the list of problems GitLab would reject the file for, each naming file, line and
+// job.
+//
+// It is pure: it reads the configuration and the files it includes from an fs.FS and
+// does nothing else. The one exception is ReadGitState, which runs git to describe the
+// commit the predefined variables are made from.
+//
+// Keywords that only mean something on a GitLab server (remote includes, trigger,
+// secrets, id_tokens, release, pages, ...) are reported as not supported locally rather
+// than dropped, so that a local run never quietly differs from the real one.
+package compiler

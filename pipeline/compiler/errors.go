@@ -1,0 +1,61 @@
+package compiler
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Error is one problem in the configuration.
+type Error struct {
+	File string
+	Line int
+	Job  string // empty for problems outside a job
+	Msg  string
+}
+
+func (e Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	b.WriteString(": ")
+	if e.Job != "" {
+		fmt.Fprintf(&b, "job %s: ", e.Job)
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// ErrorList is every problem found, sorted by file and line. Compile returns it as its
+// error so that one run shows them all.
+type ErrorList []Error
+
+func (l ErrorList) Error() string {
+	lines := make([]string, len(l))
+	for i, e := range l {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (l ErrorList) sorted() ErrorList {
+	out := slices.Clone(l)
+	slices.SortStableFunc(out, func(a, b Error) int {
+		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line))
+	})
+	return slices.CompactFunc(out, func(a, b Error) bool { return a == b })
+}
+
+// errs collects problems as the compiler goes.
+type errs struct{ list ErrorList }
+
+func (e *errs) add(n *node, job, format string, args ...any) {
+	err := Error{Job: job, Msg: fmt.Sprintf(format, args...)}
+	if n != nil {
+		err.File, err.Line = n.file, n.line
+	}
+	e.list = append(e.list, err)
+}
