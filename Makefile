@@ -1,0 +1,42 @@
+# kuberunner: every target works from a fresh clone on a Debian machine with Go installed.
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)
+GOBIN    := $(CURDIR)/bin
+STATICCHECK_VERSION := v0.8.2
+
+.PHONY: build test unit lint e2e check demo cluster-up cluster-down bench tools
+
+# One static binary: it also runs inside job pods (copied in by the prepare step), whatever the image's libc.
+build:
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o kuberunner ./cmd/kuberunner
+
+tools: $(GOBIN)/staticcheck
+$(GOBIN)/staticcheck:
+	GOBIN=$(GOBIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+lint: tools
+	go vet ./...
+	$(GOBIN)/staticcheck ./...
+
+unit:
+	go test -race -count=1 ./...
+
+# test: what a change must pass without a cluster.
+test: lint unit
+
+# e2e: boots (or reuses) the local cluster, runs the e2e tests, brings it down unless KEEP_CLUSTER=1.
+e2e: build
+	e2e/run.sh
+
+# check: everything CI runs.
+check: test e2e
+
+cluster-up:
+	e2e/cluster/cluster up
+
+cluster-down:
+	e2e/cluster/cluster down
+
+bench:
+	go test -run '^$$' -bench . -benchmem ./...
