@@ -71,6 +71,7 @@ func run(ctx context.Context, cmd *cli.Command) error {
 		Logger:      logger,
 		SystemID:    systemID,
 		TraceDir:    os.TempDir(),
+		Version:     version,
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,189 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kuberunner/kuberunner/config"
+	"github.com/kuberunner/kuberunner/gitlab"
+	"github.com/kuberunner/kuberunner/jobspec"
+	"github.com/kuberunner/kuberunner/metrics"
+	"github.com/kuberunner/kuberunner/runner/runnertest"
+)
+
+// testDeadline bounds every wait of a test; reaching it is a failure, never a pass.
+const testDeadline = 20 * time.Second
+
+const testRunnerToken = "glrt-test-runner-token-0123456789"
+
+func waitCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), testDeadline)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// fastTiming keeps tests quick; the waits a test does not exercise are an hour, so that
+// reaching one shows up as a timeout instead of passing by accident.
+func fastTiming() Timing {
+	return Timing{
+		TraceInterval:    20 * time.Millisecond,
+		KeepAlive:        time.Hour,
+		ForbiddenBackoff: time.Hour,
+		Backoff:          gitlab.Backoff{Min: 5 * time.Millisecond, Max: 20 * time.Millisecond, Factor: 2, Jitter: 0.2},
+		ReportTries:      5,
+	}
+}
+
+func testConfig(runners ...config.Runner) *config.Config {
+	return &config.Config{
+		Concurrent:      10,
+		CheckInterval:   config.Duration(10 * time.Millisecond),
+		ShutdownTimeout: config.Duration(time.Hour),
+		Runners:         runners,
+	}
+}
+
+func testRunnerEntry(name string) config.Runner {
+	return config.Runner{Name: name, URL: "http://gitlab.invalid", Token: testRunnerToken, RequestConcurrency: 1, OutputLimit: 4096}
+}
+
+func allReasons() []jobspec.FailureReason {
+	return []jobspec.FailureReason{
+		jobspec.ScriptFailure, jobspec.RunnerSystemFailure, jobspec.JobExecutionTimeout,
+		jobspec.UnknownFailure, jobspec.RunnerUnsupported,
+	}
+}
+
+func testJob(id int64) *jobspec.Job {
+	return &jobspec.Job{
+		ID:       id,
+		Token:    fmt.Sprintf("job-token-%d-secret", id),
+		JobInfo:  jobspec.JobInfo{Name: fmt.Sprintf("job-%d", id)},
+		Features: jobspec.JobFeatures{FailureReasons: allReasons()},
+	}
+}
+
+// syncBuffer collects log output from many goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// harness is a Runner over the fake coordinator and the fake executor.
+type harness struct {
+	r     *Runner
+	coord *fakeCoord
+	exec  *runnertest.Executor
+	logs  *syncBuffer
+	// secrets must never reach the logs.
+	secrets []string
+	stop    context.CancelFunc
+	done    chan error
+}
+
+// newHarness builds a Runner for cfg; edit tweaks the options before New.
+func newHarness(t *testing.T, cfg *config.Config, coord *fakeCoord, exec *runnertest.Executor, edit func(*Options)) *harness {
+	t.Helper()
+	logs := &syncBuffer{}
+	opts := Options{
+		Config:      cfg,
+		Coordinator: func(config.Runner) (Coordinator, error) { return coord, nil },
+		Executor:    func(config.Runner) (Executor, error) { return exec, nil },
+		Metrics:     metrics.New(prometheus.NewRegistry(), "test", "test"),
+		Logger:      slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		SystemID:    "s_0123456789ab",
+		TraceDir:    t.TempDir(),
+		Version:     "1.2.3",
+		Timing:      fastTiming(),
+	}
+	if edit != nil {
+		edit(&opts)
+	}
+	r, err := New(opts)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return &harness{r: r, coord: coord, exec: exec, logs: logs, secrets: []string{testRunnerToken, "secret"}}
+}
+
+// start runs the Runner until the test ends (or stop is called) and checks Run's result.
+func (h *harness) start(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	h.stop = cancel
+	h.done = make(chan error, 1)
+	go func() { h.done <- h.r.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		h.r.Abort()
+		select {
+		case err := <-h.done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(testDeadline):
+			t.Errorf("Run did not return within %v of shutdown", testDeadline)
+		}
+		logs := h.logs.String()
+		for _, s := range h.secrets {
+			if strings.Contains(logs, s) {
+				t.Errorf("secret %q reached the logs:\n%s", s, logs)
+			}
+		}
+	})
+}
+
+// wait blocks until Run returns after stop, with the test deadline.
+func (h *harness) wait(t *testing.T) {
+	t.Helper()
+	select {
+	case err := <-h.done:
+		h.done <- err // for the cleanup
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(testDeadline):
+		t.Fatalf("Run did not return within %v", testDeadline)
+	}
+}
+
+// waitFinal waits for the final state of job id at the fake.
+func (h *harness) waitFinal(t *testing.T, id int64) gitlab.UpdateJobRequest {
+	t.Helper()
+	err := h.coord.waitFor(waitCtx(t), func(f *fakeCoord) bool {
+		for _, u := range f.updates[id] {
+			if u.State != gitlab.StateRunning {
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		t.Fatalf("job %d: no final state: %v", id, err)
+	}
+	final, _ := h.coord.finalState(id)
+	return final
+}
+
+func ptr[T any](v T) *T { return &v }

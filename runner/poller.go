@@ -1,0 +1,98 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/kuberunner/kuberunner/gitlab"
+	"github.com/kuberunner/kuberunner/jobspec"
+)
+
+// poll is one of a runner's RequestConcurrency pollers. It holds a slot before each request,
+// so a runner at its limit (or the process at concurrent) does not ask GitLab for work it
+// could not start; a job carries the slot away and the poller asks again at once.
+func (r *Runner) poll(ctx context.Context, e *entry, n int) {
+	log := r.log.With("runner", e.cfg.Name, "poller", n)
+	var lastUpdate string
+	failures := 0
+	for {
+		s, err := acquireSlot(ctx, e.slots, r.global)
+		if err != nil {
+			return
+		}
+		start := time.Now()
+		job, lu, err := e.coord.RequestJob(ctx, e.creds, lastUpdate)
+		if err == nil && job != nil {
+			failures = 0
+			r.startJob(e, job, s, time.Now())
+			continue
+		}
+		if pe := (*gitlab.PayloadError)(nil); errors.As(err, &pe) && pe.Job != nil {
+			r.rejectJob(e, *pe.Job, pe, s)
+			continue
+		}
+		s.release()
+		if ctx.Err() != nil {
+			return
+		}
+		var wait time.Duration
+		switch {
+		case err == nil: // 204: no job for us
+			failures = 0
+			lastUpdate = lu
+			// Long polling normally makes the server wait; only an answer faster than
+			// check_interval (no long polling in front of GitLab) needs a pause here.
+			wait = r.settings.checkInterval - time.Since(start)
+		case errors.Is(err, gitlab.ErrConflict):
+			// Another runner won the race for that job; there may be more.
+			wait = 0
+		case errors.As(err, new(*gitlab.PayloadError)):
+			// Without even an id and token the job cannot be failed; GitLab will time it out.
+			log.Error("unreadable job payload dropped", "err", err)
+			r.metrics.Error("error")
+		case errors.Is(err, gitlab.ErrForbidden):
+			failures = 0
+			wait = r.timing.ForbiddenBackoff
+			log.Error("job request forbidden: the runner token is invalid or revoked", "retry_in", wait)
+			r.metrics.Error("error")
+		default:
+			wait = r.timing.Backoff.Next(failures)
+			failures++
+			log.Warn("job request failed", "err", err, "retry_in", wait)
+			r.metrics.Error("warn")
+		}
+		if !sleep(ctx, wait) {
+			return
+		}
+	}
+}
+
+// startJob hands the job to its own goroutine, which owns the slot until the job is reported.
+func (r *Runner) startJob(e *entry, job *jobspec.Job, s *slot, received time.Time) {
+	r.jobsWG.Go(func() {
+		defer s.release()
+		r.runJob(e, job, received)
+	})
+}
+
+// sleep waits d or until ctx is done, and reports whether ctx is still alive.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// logJob returns the logger for one job: never with its token.
+func (r *Runner) logJob(e *entry, job *jobspec.Job) *slog.Logger {
+	return r.log.With("runner", e.cfg.Name, "job", job.ID, "project", job.JobInfo.ProjectFullPath)
+}

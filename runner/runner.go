@@ -1,0 +1,182 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kuberunner/kuberunner/config"
+	"github.com/kuberunner/kuberunner/gitlab"
+	"github.com/kuberunner/kuberunner/metrics"
+)
+
+// Runner serves every runner entry of the configuration: its pollers, its jobs and their traces.
+type Runner struct {
+	log      *slog.Logger
+	metrics  *metrics.Metrics
+	timing   Timing
+	settings settings
+	version  string
+	traceDir string
+	entries  []*entry
+	global   slots
+
+	started  atomic.Bool // Run was called
+	polling  atomic.Bool // pollers are up and not stopping
+	stopping atomic.Bool
+	// runDone is Run's ctx.Done: Ready must turn false the moment shutdown begins,
+	// not when Run's goroutine gets around to noticing.
+	runDone atomic.Pointer[<-chan struct{}]
+
+	abortOnce sync.Once
+	aborted   chan struct{} // closed by Abort
+
+	// jobs is cancelled (with errShutdown as cause) when running jobs must stop now.
+	jobs       context.Context
+	cancelJobs context.CancelCauseFunc
+	jobsWG     sync.WaitGroup
+}
+
+// entry is one runner of the configuration with its own coordinator and executor.
+type entry struct {
+	cfg   config.Runner
+	coord Coordinator
+	exec  Executor
+	creds gitlab.RunnerCredentials
+	slots slots // nil when the runner has no limit of its own
+}
+
+var errShutdown = errors.New("the runner is shutting down")
+
+// New builds the coordinators and executors of every runner entry; it starts nothing.
+func New(opts Options) (*Runner, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	version := opts.Version
+	if version == "" {
+		version = "dev"
+	}
+	st := settingsOf(opts.Config)
+	r := &Runner{
+		log:      log,
+		metrics:  opts.Metrics,
+		timing:   opts.Timing.withDefaults(),
+		settings: st,
+		version:  version,
+		traceDir: opts.TraceDir,
+		global:   newSlots(st.concurrent),
+		aborted:  make(chan struct{}),
+	}
+	r.jobs, r.cancelJobs = context.WithCancelCause(context.Background())
+	r.metrics.SetConcurrent(st.concurrent)
+	for i, rc := range opts.Config.Runners {
+		coord, err := opts.Coordinator(rc)
+		if err != nil {
+			return nil, fmt.Errorf("runner %d (%s): coordinator: %w", i, rc.Name, err)
+		}
+		exec, err := opts.Executor(rc)
+		if err != nil {
+			return nil, fmt.Errorf("runner %d (%s): executor: %w", i, rc.Name, err)
+		}
+		r.entries = append(r.entries, &entry{
+			cfg:   rc,
+			coord: coord,
+			exec:  exec,
+			creds: gitlab.RunnerCredentials{URL: rc.URL, Token: rc.Token, SystemID: opts.SystemID},
+			slots: newSlots(rc.Limit),
+		})
+		r.metrics.SetLimit(rc.Name, rc.Limit)
+	}
+	return r, nil
+}
+
+// Run serves until ctx ends, then shuts down as GitLab Runner does: stop polling at once, let
+// running jobs finish for up to ShutdownTimeout, then abort them and report them failed with
+// runner_system_failure. Returns when every job is reported.
+func (r *Runner) Run(ctx context.Context) error {
+	if !r.started.CompareAndSwap(false, true) {
+		return errors.New("runner: Run called twice")
+	}
+	pollCtx, stopPolling := context.WithCancel(ctx)
+	defer stopPolling()
+	done := ctx.Done()
+	r.runDone.Store(&done)
+	r.polling.Store(true)
+	var pollers sync.WaitGroup
+	for _, e := range r.entries {
+		for i := range max(e.cfg.RequestConcurrency, 1) {
+			pollers.Go(func() { r.poll(pollCtx, e, i) })
+		}
+	}
+
+	select {
+	case <-ctx.Done():
+		r.log.Debug("polling stopped", "shutdown_timeout", r.settings.shutdownTimeout)
+	case <-r.aborted:
+	}
+	r.stopping.Store(true)
+	r.polling.Store(false)
+	stopPolling()
+	// Pollers hand a job they already got to jobsWG before they return.
+	pollers.Wait()
+
+	jobsDone := make(chan struct{})
+	go func() { r.jobsWG.Wait(); close(jobsDone) }()
+	grace := time.NewTimer(r.settings.shutdownTimeout)
+	defer grace.Stop()
+	select {
+	case <-jobsDone:
+		return nil
+	case <-grace.C:
+		r.log.Warn("shutdown timeout reached: aborting running jobs")
+	case <-r.aborted:
+	}
+	r.cancelJobs(errShutdown)
+	<-jobsDone
+	return nil
+}
+
+// Abort cancels running jobs now and stops polling; they are still reported, as failed with
+// runner_system_failure. It is the second SIGTERM/SIGINT. Safe to call more than once.
+func (r *Runner) Abort() {
+	r.abortOnce.Do(func() {
+		r.log.Debug("aborting running jobs")
+		r.stopping.Store(true)
+		r.polling.Store(false)
+		r.cancelJobs(errShutdown)
+		close(r.aborted)
+	})
+}
+
+// Ready serves /health/ready: nil once polling has started and while not shutting down.
+func (r *Runner) Ready() error {
+	if !r.polling.Load() && !r.stopping.Load() {
+		return errors.New("not polling yet")
+	}
+	if r.stopping.Load() || r.shutdownBegun() {
+		return errors.New("shutting down")
+	}
+	return nil
+}
+
+func (r *Runner) shutdownBegun() bool {
+	done := r.runDone.Load()
+	if done == nil {
+		return false
+	}
+	select {
+	case <-*done:
+		return true
+	default:
+		return false
+	}
+}

@@ -1,0 +1,206 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/kuberunner/kuberunner/gitlab"
+)
+
+// traceSource is the part of trace.Buffer the shipper reads: bytes already masked and final.
+type traceSource interface {
+	Len() int64
+	ReadAt(p []byte, off int64) (int, error)
+	Ready() <-chan struct{}
+}
+
+// shipper streams one job's trace to the coordinator with PATCH /jobs/:id/trace and is the
+// runner's only way to learn that GitLab cancelled the job. One goroutine (run) owns every
+// field below the callbacks until done is closed; flush hands over the final results.
+type shipper struct {
+	coord    Coordinator
+	jc       gitlab.JobCredentials
+	src      traceSource
+	timing   Timing
+	log      *slog.Logger
+	onCancel func()        // Job-Status: canceling: graceful cancel
+	onAbort  func()        // cancelled, failed or gone: kill the job
+	onSent   func(n int64) // bytes acknowledged by the coordinator
+
+	// interval is the pause between patches: Timing.TraceInterval, or what the server says.
+	interval time.Duration
+	// sent is the coordinator's trace length: everything before it is acknowledged.
+	sent     int64
+	next     time.Time // no patch before this (server pace or backoff)
+	failures int       // consecutive failed patches
+	chunk    []byte
+
+	aborted  bool
+	flushErr error
+
+	flushReq chan struct{}
+	done     chan struct{}
+}
+
+// run ships until flush has delivered everything, the job is aborted, or ctx ends.
+func (s *shipper) run(ctx context.Context) {
+	defer close(s.done)
+	keepAlive := time.NewTimer(s.timing.KeepAlive)
+	defer keepAlive.Stop()
+	final := false
+	flushReq := s.flushReq
+	var pace *time.Timer
+	defer func() {
+		if pace != nil {
+			pace.Stop()
+		}
+	}()
+	for {
+		pending := s.src.Len() > s.sent
+		if final && !pending {
+			return
+		}
+		var ready <-chan struct{}
+		var paceC <-chan time.Time
+		if pending {
+			wait := time.Until(s.next)
+			if final && s.failures == 0 {
+				wait = 0 // the job is over: nothing to pace against any more
+			}
+			if wait <= 0 {
+				if s.patch(ctx, final) {
+					keepAlive.Reset(s.timing.KeepAlive)
+				}
+				if s.aborted || s.flushErr != nil || ctx.Err() != nil {
+					return
+				}
+				continue
+			}
+			if pace == nil {
+				pace = time.NewTimer(wait)
+			} else {
+				pace.Reset(wait)
+			}
+			paceC = pace.C
+		} else {
+			ready = s.src.Ready()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-flushReq:
+			final, flushReq = true, nil
+		case <-ready:
+		case <-paceC:
+		case <-keepAlive.C:
+			if !final && s.touch(ctx) {
+				return
+			}
+			keepAlive.Reset(s.timing.KeepAlive)
+		}
+	}
+}
+
+// flush asks run to deliver everything up to the buffer's final length (call it after
+// Finish) and waits until it did, gave up, or the job was aborted.
+func (s *shipper) flush() error {
+	close(s.flushReq)
+	<-s.done
+	return s.flushErr
+}
+
+// patch sends the next chunk from the last acknowledged offset and reports whether the
+// coordinator acknowledged something.
+func (s *shipper) patch(ctx context.Context, final bool) bool {
+	off := s.sent
+	n := min(s.src.Len()-off, gitlab.MaxTracePatchSize)
+	if int64(cap(s.chunk)) < n {
+		s.chunk = make([]byte, n)
+	}
+	data := s.chunk[:n]
+	m, err := s.src.ReadAt(data, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		s.flushErr = fmt.Errorf("read trace at %d: %w", off, err)
+		return false
+	}
+	data = data[:m]
+
+	res, err := s.coord.PatchTrace(ctx, s.jc, off, data)
+	now := time.Now()
+	switch {
+	case ctx.Err() != nil:
+		return false
+	case errors.Is(err, gitlab.ErrNotFound), errors.Is(err, gitlab.ErrForbidden):
+		s.abort("the job is gone")
+		return false
+	case err != nil:
+		s.fail(now, final, err)
+		return false
+	}
+	if res.UpdateInterval > 0 && s.timing.TraceInterval <= 0 {
+		s.interval = res.UpdateInterval
+	}
+	if res.Abort {
+		s.abort("job status " + res.JobStatus)
+		return false
+	}
+	if res.CancelRequested() {
+		s.onCancel()
+	}
+	if res.RangeMismatch {
+		// The server holds a different length: resend from there, once at once, then
+		// paced by backoff should it keep disagreeing.
+		s.log.Debug("trace range mismatch", "sent", off, "server", res.SentOffset)
+		s.sent = min(max(res.SentOffset, 0), s.src.Len())
+		s.fail(now, final, errors.New("trace range mismatch"))
+		if s.failures == 1 {
+			s.next = now
+		}
+		return false
+	}
+	s.failures = 0
+	acked := off + int64(m)
+	if res.SentOffset > off && res.SentOffset <= acked {
+		acked = res.SentOffset
+	}
+	s.sent = acked
+	s.next = now.Add(s.interval)
+	s.onSent(acked - off)
+	return true
+}
+
+// fail paces the next try with backoff; in the final flush, it gives up after ReportTries.
+func (s *shipper) fail(now time.Time, final bool, err error) {
+	s.failures++
+	if final && s.failures >= s.timing.ReportTries {
+		s.flushErr = fmt.Errorf("patch trace of job %d: gave up after %d tries: %w", s.jc.ID, s.failures, err)
+		return
+	}
+	s.next = now.Add(s.timing.Backoff.Next(s.failures - 1))
+	s.log.Debug("trace patch failed", "err", err, "retry_at", s.next)
+}
+
+// touch is gitlab-runner's keep-alive: a silent job still tells GitLab it is alive, and
+// learns when GitLab dropped it. It reports whether the job was aborted.
+func (s *shipper) touch(ctx context.Context) bool {
+	res, err := s.coord.UpdateJob(ctx, s.jc, gitlab.UpdateJobRequest{State: gitlab.StateRunning})
+	switch {
+	case errors.Is(err, gitlab.ErrNotFound), errors.Is(err, gitlab.ErrForbidden),
+		err == nil && (res == gitlab.UpdateAbort || res == gitlab.UpdateConflict):
+		s.abort("the job is gone")
+		return true
+	case err != nil:
+		s.log.Debug("keep-alive failed", "err", err)
+	}
+	return false
+}
+
+func (s *shipper) abort(why string) {
+	s.log.Info("job cancelled by the coordinator", "reason", why)
+	s.aborted = true
+	s.onAbort()
+}
