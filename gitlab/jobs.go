@@ -177,7 +177,8 @@ type traceOutput struct {
 	Bytesize int64  `json:"bytesize"`
 }
 
-// UpdateJob sends PUT /jobs/:id once: 200 UpdateAccepted, 202 UpdateTraceNotYet,
+// UpdateJob sends PUT /jobs/:id once: 200 UpdateAccepted (UpdateCancelRequested or
+// UpdateAbort when a keep-alive finds the job canceling or canceled), 202 UpdateTraceNotYet,
 // 403/404 UpdateAbort, 409 UpdateConflict. A 5xx or a lost connection is an ErrTransient
 // error: retry with Retry and a Backoff; any other status is a *StatusError.
 func (c *Client) UpdateJob(ctx context.Context, jc JobCredentials, req UpdateJobRequest) (UpdateJobResult, error) {
@@ -200,7 +201,7 @@ func (c *Client) UpdateJob(ctx context.Context, jc JobCredentials, req UpdateJob
 	err = c.exchange(ctx, r, func(resp *http.Response) error {
 		switch resp.StatusCode {
 		case http.StatusOK:
-			res = UpdateAccepted
+			res = runningAnswer(req.State, resp.Header.Get("Job-Status"))
 		case http.StatusAccepted:
 			res = UpdateTraceNotYet
 		case http.StatusForbidden, http.StatusNotFound:
@@ -216,4 +217,19 @@ func (c *Client) UpdateJob(ctx context.Context, jc JobCredentials, req UpdateJob
 		return 0, fmt.Errorf("update job %d: %w", jc.ID, err)
 	}
 	return res, nil
+}
+
+// runningAnswer reads Job-Status on a 200. Only a PUT state=running (accept or keep-alive)
+// learns of a cancel this way: after a final update the status is the runner's own.
+func runningAnswer(sent JobState, jobStatus string) UpdateJobResult {
+	if sent != StateRunning {
+		return UpdateAccepted
+	}
+	switch jobStatus {
+	case "canceling":
+		return UpdateCancelRequested
+	case "canceled", "failed":
+		return UpdateAbort
+	}
+	return UpdateAccepted
 }

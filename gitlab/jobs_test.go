@@ -257,3 +257,31 @@ func TestUpdateJobStatuses(t *testing.T) {
 	}
 	checkNoSecret(t, err)
 }
+
+func TestUpdateJobReadsJobStatusOnKeepAlive(t *testing.T) {
+	tests := []struct {
+		sent      JobState
+		jobStatus string
+		want      UpdateJobResult
+	}{
+		{StateRunning, "running", UpdateAccepted},
+		{StateRunning, "canceling", UpdateCancelRequested},
+		{StateRunning, "canceled", UpdateAbort},
+		{StateRunning, "failed", UpdateAbort},
+		// After a final update the status is the runner's own report, not a cancel.
+		{StateFailed, "failed", UpdateAccepted},
+		{StateSuccess, "canceling", UpdateAccepted},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.sent)+"/"+tc.jobStatus, func(t *testing.T) {
+			srv, _ := newServer(t, answer(http.StatusOK, "", "Job-Status", tc.jobStatus))
+			got, err := newClient(t).UpdateJob(context.Background(), JobCredentials{URL: srv.URL, ID: 1, Token: jobToken}, UpdateJobRequest{State: tc.sent})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("result = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

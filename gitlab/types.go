@@ -48,6 +48,9 @@ const (
 	UpdateTraceNotYet                        // 202: the server has not finalised the trace; try again later
 	UpdateAbort                              // 403/404: the job is gone or cancelled; stop
 	UpdateConflict                           // 409: another manager owns the job
+	// UpdateCancelRequested answers a PUT state=running with 200 and Job-Status: canceling:
+	// GitLab asks for a graceful cancel. A silent job learns of it only this way.
+	UpdateCancelRequested
 )
 
 // PatchTraceResult is what the coordinator said to a PATCH /jobs/:id/trace.

@@ -195,6 +195,8 @@ func (s *shipper) touch(ctx context.Context) bool {
 		return true
 	case err != nil:
 		s.log.Debug("keep-alive failed", "err", err)
+	case res == gitlab.UpdateCancelRequested:
+		s.onCancel()
 	}
 	return false
 }
