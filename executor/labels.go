@@ -1,0 +1,79 @@
+package executor
+
+import (
+	"maps"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/kuberunner/kuberunner/jobspec"
+)
+
+// Labels that identify a job's pod and Secret: `kubectl get pods -l kuberunner.io/job-id=42`.
+const (
+	LabelManagedBy  = "app.kubernetes.io/managed-by"
+	LabelJobID      = "kuberunner.io/job-id"
+	LabelRunner     = "kuberunner.io/runner"
+	LabelRunnerID   = "kuberunner.io/runner-id"
+	LabelProjectID  = "kuberunner.io/project-id"
+	LabelPipelineID = "kuberunner.io/pipeline-id"
+	ManagedBy       = "kuberunner"
+
+	AnnotationJobName = "kuberunner.io/job-name"
+	AnnotationProject = "kuberunner.io/project"
+	AnnotationJobURL  = "kuberunner.io/job-url"
+	AnnotationRef     = "kuberunner.io/ref"
+)
+
+// podLabels are the configured labels, expanded with the job's public variables and made
+// valid, then kuberunner's own, which a configured label cannot override.
+func (pc *PodConfig) podLabels(job *jobspec.Job, public jobspec.Variables) map[string]string {
+	labels := map[string]string{}
+	for k, v := range pc.Labels {
+		labels[k] = labelValue(public.Expand(v))
+	}
+	maps.Copy(labels, RunnerSelector(pc.Runner.Name))
+	labels[LabelJobID] = strconv.FormatInt(job.ID, 10)
+	labels[LabelProjectID] = strconv.FormatInt(job.JobInfo.ProjectID, 10)
+	labels[LabelPipelineID] = strconv.FormatInt(job.JobInfo.PipelineID, 10)
+	if pc.Runner.ID != 0 {
+		labels[LabelRunnerID] = strconv.FormatInt(pc.Runner.ID, 10)
+	}
+	return labels
+}
+
+// RunnerSelector are the labels every object of this runner carries; the orphan sweep
+// selects on them.
+func RunnerSelector(runnerName string) map[string]string {
+	return map[string]string{LabelManagedBy: ManagedBy, LabelRunner: labelValue(runnerName)}
+}
+
+func (pc *PodConfig) podAnnotations(job *jobspec.Job, public jobspec.Variables) map[string]string {
+	ann := map[string]string{}
+	for k, v := range pc.Annotations {
+		ann[k] = public.Expand(v)
+	}
+	ann[AnnotationJobName] = job.JobInfo.Name
+	ann[AnnotationProject] = job.JobInfo.ProjectFullPath
+	if u := public.Get("CI_JOB_URL"); u != "" {
+		ann[AnnotationJobURL] = u
+	}
+	if job.GitInfo.Ref != "" {
+		ann[AnnotationRef] = job.GitInfo.Ref
+	}
+	return ann
+}
+
+var labelInvalid = regexp.MustCompile(`[^-A-Za-z0-9_.]+`)
+
+// labelValue makes s a valid label value: at most 63 characters of [-A-Za-z0-9_.],
+// starting and ending with an alphanumeric.
+func labelValue(s string) string {
+	s = labelInvalid.ReplaceAllString(s, "-")
+	if len(s) > 63 {
+		s = s[:63]
+	}
+	return strings.TrimFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	})
+}

@@ -1,0 +1,124 @@
+package step
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/kuberunner/kuberunner/gitlab"
+	"github.com/kuberunner/kuberunner/jobspec"
+	"github.com/kuberunner/kuberunner/trace"
+)
+
+// ArtifactClient is the part of the GitLab client the agent needs; *gitlab.Client has it.
+type ArtifactClient interface {
+	DownloadArtifacts(ctx context.Context, jc gitlab.JobCredentials, w io.Writer) error
+	UploadArtifacts(ctx context.Context, jc gitlab.JobCredentials, opts gitlab.ArtifactsOptions, r io.Reader) error
+}
+
+// Options are the agent's surroundings; zero values mean the pod's layout.
+type Options struct {
+	// JobDir holds JobFile and ConfigFile (default JobDir).
+	JobDir string
+	// BinDir receives the agent's binary in prepare (default BinDir).
+	BinDir string
+	// TerminationLog receives a Failure when the job fails for a reason other than the
+	// script (default TerminationLog).
+	TerminationLog string
+	// Log is the job log (default os.Stdout: the container log).
+	Log io.Writer
+	// Artifacts talks to GitLab; nil skips downloads and uploads with a warning.
+	Artifacts ArtifactClient
+	// Cache is the cache store; nil means a DirStore in Config.CacheDir, or no cache.
+	Cache Store
+}
+
+func (o *Options) defaults() {
+	if o.JobDir == "" {
+		o.JobDir = JobDir
+	}
+	if o.BinDir == "" {
+		o.BinDir = BinDir
+	}
+	if o.TerminationLog == "" {
+		o.TerminationLog = TerminationLog
+	}
+	if o.Log == nil {
+		o.Log = os.Stdout
+	}
+}
+
+// agent is one invocation: the job, the runner's config and the log.
+type agent struct {
+	job   *jobspec.Job
+	cfg   Config
+	opts  Options
+	log   io.Writer
+	cache Store
+}
+
+func load(o Options) (*agent, error) {
+	o.defaults()
+	a := &agent{opts: o, log: o.Log, job: new(jobspec.Job), cache: o.Cache}
+	if err := readJSON(filepath.Join(o.JobDir, JobFile), a.job); err != nil {
+		return nil, err
+	}
+	if err := readJSON(filepath.Join(o.JobDir, ConfigFile), &a.cfg); err != nil {
+		return nil, err
+	}
+	if a.cache == nil && a.cfg.CacheDir != "" {
+		a.cache = DirStore{Dir: a.cfg.CacheDir}
+	}
+	return a, nil
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decode %s: %w", path, err)
+	}
+	return nil
+}
+
+// credentials address this job's own endpoints.
+func (a *agent) credentials() gitlab.JobCredentials {
+	return gitlab.JobCredentials{URL: a.cfg.GitLabURL, ID: a.job.ID, Token: a.job.Token}
+}
+
+// section runs fn inside a collapsible log section.
+func (a *agent) section(name, header string, fn func() error) error {
+	fmt.Fprint(a.log, trace.SectionStart(name, trace.ANSIBoldCyan+header+trace.ANSIReset, false))
+	err := fn()
+	fmt.Fprint(a.log, trace.SectionEnd(name))
+	return err
+}
+
+func (a *agent) warnf(format string, args ...any) {
+	fmt.Fprintf(a.log, trace.ANSIBoldYellow+"WARNING: "+format+trace.ANSIReset+"\n", args...)
+}
+
+func (a *agent) errorf(format string, args ...any) {
+	fmt.Fprintf(a.log, trace.ANSIBoldRed+"ERROR: "+format+trace.ANSIReset+"\n", args...)
+}
+
+// fail records why the job failed for the executor and returns the exit code to use.
+func (a *agent) fail(reason jobspec.FailureReason, err error) int {
+	a.errorf("%v", err)
+	b, _ := json.Marshal(Failure{Reason: string(reason), Message: err.Error()})
+	if werr := os.WriteFile(a.opts.TerminationLog, b, 0o644); werr != nil {
+		a.warnf("write termination message: %v", werr)
+	}
+	return 1
+}
+
+// loadFailed reports an agent that could not even read its job.
+func loadFailed(o Options, err error) int {
+	o.defaults()
+	return (&agent{opts: o, log: o.Log}).fail(jobspec.RunnerSystemFailure, err)
+}

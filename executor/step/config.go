@@ -1,0 +1,42 @@
+package step
+
+// Where things are inside a job pod. The pod builder and the agent share these paths.
+const (
+	// JobDir holds the per-job Secret: JobFile and ConfigFile, read-only.
+	JobDir = "/kr/job"
+	// JobFile is the whole job payload (jobspec.Job, with the runner's variables added).
+	JobFile = "job.json"
+	// ConfigFile is the agent's Config.
+	ConfigFile = "agent.json"
+	// BinDir is the shared volume the prepare step copies the kuberunner binary into.
+	BinDir = "/kr/bin"
+	// Binary is the agent's path in the build container.
+	Binary = BinDir + "/kuberunner"
+	// CacheDir is where the cache volume is mounted when the runner has one.
+	CacheDir = "/kr/cache"
+	// BuildsDir is CI_BUILDS_DIR, the workspace volume.
+	BuildsDir = "/builds"
+	// TerminationLog is where the agent leaves a Failure for the executor to read from the
+	// container's terminated state; Kubernetes' default terminationMessagePath.
+	TerminationLog = "/dev/termination-log"
+)
+
+// Config is what the runner tells the agent besides the job itself.
+type Config struct {
+	// GitLabURL is the runner's GitLab base URL, for artifact downloads and uploads.
+	GitLabURL string `json:"gitlab_url"`
+	// BuildsDir and ProjectDir are CI_BUILDS_DIR and CI_PROJECT_DIR.
+	BuildsDir  string `json:"builds_dir"`
+	ProjectDir string `json:"project_dir"`
+	// CacheDir is the cache store's folder; empty disables the cache.
+	CacheDir string `json:"cache_dir,omitempty"`
+	// Entrypoint is the job image's entrypoint override: the shell runs as its arguments.
+	Entrypoint []string `json:"entrypoint,omitempty"`
+}
+
+// Failure is the termination message of an agent that failed for a reason other than the
+// script's exit code, so the executor can report GitLab's failure reason.
+type Failure struct {
+	Reason  string `json:"reason"` // a jobspec.FailureReason
+	Message string `json:"message"`
+}

@@ -1,0 +1,153 @@
+package step
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/kuberunner/kuberunner/jobspec"
+)
+
+// Job statuses as CI_JOB_STATUS spells them in after_script.
+const (
+	statusSuccess  = "success"
+	statusFailed   = "failed"
+	statusCanceled = "canceled"
+)
+
+const defaultAfterScriptTimeout = 5 * time.Minute
+
+// Run is `kuberunner step run`: before_script and script, after_script, artifacts and
+// cache. Cancelling ctx (the command wires SIGTERM to it) stops the script's process group,
+// then still runs after_script and uploads when:always and when:on_failure artifacts.
+// It returns the process exit code: the script's, or 1 with a Failure in the termination
+// log when something else failed.
+func Run(ctx context.Context, o Options) int {
+	a, err := load(o)
+	if err != nil {
+		return loadFailed(o, err)
+	}
+	return a.run(ctx)
+}
+
+func (a *agent) run(ctx context.Context) int {
+	// prepare made it; with GIT_STRATEGY=none and nothing to restore it may still be missing.
+	if err := os.MkdirAll(a.cfg.ProjectDir, 0o777); err != nil {
+		return a.fail(jobspec.RunnerSystemFailure, fmt.Errorf("create project directory: %w", err))
+	}
+	vars, err := a.variables()
+	if err != nil {
+		return a.fail(jobspec.RunnerSystemFailure, err)
+	}
+	// Work that must happen after a cancel gets a context that is not cancelled with ctx.
+	after := context.WithoutCancel(ctx)
+
+	code, status, failure := a.mainScript(ctx, vars)
+	a.afterScript(after, status)
+
+	if err := a.uploadArtifacts(after, vars, status); err != nil && failure == nil {
+		failure = &agentError{jobspec.RunnerSystemFailure, err}
+	}
+	if status != statusCanceled {
+		if err := a.saveCaches(after, vars, status); err != nil {
+			a.warnf("%v", err)
+		}
+	}
+	switch {
+	case failure != nil:
+		return a.fail(failure.reason, failure.err)
+	case status == statusSuccess:
+		a.okf("Job succeeded")
+	}
+	return code
+}
+
+type agentError struct {
+	reason jobspec.FailureReason
+	err    error
+}
+
+// mainScript runs the script step (GitLab sends before_script and script as one step) under
+// its timeout.
+func (a *agent) mainScript(ctx context.Context, vars jobspec.Variables) (code int, status string, failure *agentError) {
+	st := a.job.StepByName(jobspec.StepScript)
+	if st == nil || len(st.Script) == 0 {
+		return 0, statusSuccess, nil
+	}
+	timeout := time.Duration(st.Timeout) * time.Second
+	if timeout <= 0 {
+		timeout = time.Duration(a.job.RunnerInfo.Timeout) * time.Second
+	}
+	sctx := ctx
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		sctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	var err error
+	_ = a.section("step_script", "Executing \"step_script\" stage of the job script", func() error {
+		code, err = script{
+			name: "step_script", lines: st.Script, entrypoint: a.cfg.Entrypoint,
+			dir: a.cfg.ProjectDir, tmp: a.tmpDir(), vars: vars, log: a.log,
+		}.run(sctx)
+		return err
+	})
+	switch {
+	case err != nil:
+		return 1, statusFailed, &agentError{jobspec.RunnerSystemFailure, err}
+	case ctx.Err() != nil:
+		a.errorf("Job canceled: the script was stopped")
+		return code, statusCanceled, nil
+	case errors.Is(sctx.Err(), context.DeadlineExceeded):
+		return code, statusFailed, &agentError{jobspec.JobExecutionTimeout, fmt.Errorf("the script ran longer than its timeout of %s", timeout)}
+	case code != 0:
+		a.errorf("Job failed: exit code %d", code)
+		return code, statusFailed, nil
+	}
+	return 0, statusSuccess, nil
+}
+
+// afterScript always runs (GitLab's rule), with CI_JOB_STATUS and its own timeout;
+// its failure is only a warning.
+func (a *agent) afterScript(ctx context.Context, status string) {
+	st := a.job.StepByName(jobspec.StepAfterScript)
+	if st == nil || len(st.Script) == 0 {
+		return
+	}
+	vars, err := a.variables(jobspec.Variable{Key: "CI_JOB_STATUS", Value: status, Public: true})
+	if err != nil {
+		a.warnf("after_script: %v", err)
+		return
+	}
+	timeout := defaultAfterScriptTimeout
+	if v := vars.Get("AFTER_SCRIPT_TIMEOUT"); v != "" {
+		if d, err := time.ParseDuration(v); err == nil && d > 0 {
+			timeout = d
+		} else {
+			a.warnf("AFTER_SCRIPT_TIMEOUT=%q is not a duration; using %s", v, timeout)
+		}
+	}
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	_ = a.section("after_script", "Running after_script", func() error {
+		code, err := script{
+			name: "after_script", lines: st.Script, entrypoint: a.cfg.Entrypoint,
+			dir: a.cfg.ProjectDir, tmp: a.tmpDir(), vars: vars, log: a.log,
+		}.run(actx)
+		switch {
+		case err != nil:
+			a.warnf("after_script: %v", err)
+		case actx.Err() != nil:
+			a.warnf("after_script timed out after %s", timeout)
+		case code != 0:
+			a.warnf("after_script failed with exit code %d", code)
+		}
+		return nil
+	})
+}
+
+func (a *agent) okf(format string, args ...any) {
+	fmt.Fprintf(a.log, "\x1b[32;1m"+format+"\x1b[0;m\n", args...)
+}
