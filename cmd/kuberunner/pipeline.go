@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v3"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/kuberunner/kuberunner/config"
+	"github.com/kuberunner/kuberunner/pipeline"
+)
+
+func pipelineCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "pipeline",
+		Usage: "run, check or show a repository's .gitlab-ci.yml without GitLab",
+		Commands: []*cli.Command{
+			pipelineRunCommand(),
+			{
+				Name:   "lint",
+				Usage:  "check the configuration as GitLab would; exit 1 with every problem found",
+				Flags:  pipelineSourceFlags(),
+				Action: pipelineLint,
+			},
+			{
+				Name:  "show",
+				Usage: "print the compiled pipeline: every job with defaults, extends and rules applied",
+				Flags: append(pipelineSourceFlags(),
+					&cli.StringFlag{Name: "format", Value: "yaml", Usage: "yaml or json"}),
+				Action: pipelineShow,
+			},
+		},
+	}
+}
+
+func pipelineSourceFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "dir", Value: ".", Usage: "the repository"},
+		&cli.StringFlag{Name: "file", Value: pipeline.DefaultFile, Usage: "the configuration file, relative to the repository's top level"},
+		&cli.StringSliceFlag{Name: "var", Usage: "a pipeline variable, `KEY=VALUE` (repeatable)"},
+	}
+}
+
+func pipelineRunCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "run",
+		Usage: "run the pipeline on a Kubernetes cluster through an embedded GitLab-compatible coordinator",
+		Description: `Compiles the repository's .gitlab-ci.yml as a push of HEAD would on GitLab, serves the jobs
+and the repository from this process, and runs every job as a pod with the same runner code
+as 'kuberunner run'. Artifacts are kept under .kuberunner/pipelines/<id>/ in the repository.
+
+Manual jobs do not run unless named with --job. Pods must reach --listen: on a cluster, give
+an address of this machine that pods can route to (for the local test cluster, 10.213.0.1:0).
+Ctrl-C cancels the running jobs gracefully (after_script still runs) and removes their pods.
+The exit code is 0 only if the pipeline passed.`,
+		Flags: append(pipelineSourceFlags(),
+			&cli.StringSliceFlag{Name: "job", Usage: "run this manual job too (repeatable)"},
+			&cli.StringSliceFlag{Name: "follow", Usage: "show only this job's log (repeatable; default: every job's)"},
+			&cli.BoolFlag{Name: "include-uncommitted", Usage: "run the working tree's uncommitted changes too"},
+			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", Usage: "address of the embedded coordinator and git server"},
+			&cli.IntFlag{Name: "concurrent", Value: 4, Usage: "jobs running at once"},
+			&cli.DurationFlag{Name: "cancel-grace", Usage: "after Ctrl-C, how long jobs may take to stop gracefully (default 30s)"},
+			&cli.StringFlag{Name: "kubeconfig", Usage: "kubeconfig file (default: in-cluster config)", Sources: envs("KUBECONFIG")},
+			&cli.StringFlag{Name: "context", Usage: "kubeconfig context"},
+			&cli.StringFlag{Name: "namespace", Value: config.DefaultNamespace, Usage: "namespace of the job pods"},
+			&cli.StringFlag{Name: "helper-image", Usage: "the kuberunner image run as each pod's prepare container", Sources: envs("KUBERUNNER_HELPER_IMAGE")},
+			&cli.StringFlag{Name: "image", Usage: "image of jobs that name none", Sources: envs("KUBERUNNER_DEFAULT_IMAGE")},
+		),
+		Action: pipelineRun,
+	}
+}
+
+func pipelineRun(ctx context.Context, cmd *cli.Command) error {
+	rc := config.DefaultRunner()
+	k := &rc.Kubernetes
+	k.Kubeconfig, k.Context, k.Namespace = cmd.String("kubeconfig"), cmd.String("context"), cmd.String("namespace")
+	overrideString(&k.HelperImage, cmd.String("helper-image"))
+	overrideString(&k.Image, cmd.String("image"))
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	out := cmd.Root().Writer
+	stopSignals := cancelOnInterrupt(cancel, out)
+	defer stopSignals()
+
+	res, err := pipeline.Run(ctx, pipeline.Options{
+		Dir:                cmd.String("dir"),
+		File:               cmd.String("file"),
+		Jobs:               cmd.StringSlice("job"),
+		Follow:             cmd.StringSlice("follow"),
+		Vars:               cmd.StringSlice("var"),
+		IncludeUncommitted: cmd.Bool("include-uncommitted"),
+		Listen:             cmd.String("listen"),
+		Runner:             rc,
+		Concurrent:         int(cmd.Int("concurrent")),
+		CancelGrace:        cmd.Duration("cancel-grace"),
+		Executor:           newExecutor,
+		Out:                out,
+		Version:            version,
+	})
+	if err != nil {
+		return err
+	}
+	if !res.Passed() {
+		return cli.Exit(fmt.Sprintf("pipeline #%d %s", res.PipelineID, res.Status), 1)
+	}
+	return nil
+}
+
+// cancelOnInterrupt turns the first SIGINT/SIGTERM into a graceful cancel of the pipeline.
+// Later signals are caught too, so that the process stays to remove the jobs' pods.
+func cancelOnInterrupt(cancel context.CancelFunc, out io.Writer) (stop func()) {
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		first := true
+		for {
+			select {
+			case <-sig:
+				if first {
+					fmt.Fprintln(out, "\n==> canceling the pipeline: running jobs stop gracefully, then their pods are removed")
+					cancel()
+					first = false
+				} else {
+					fmt.Fprintln(out, "==> still cleaning up; please wait")
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(sig); close(done) }
+}
+
+func pipelineLint(_ context.Context, cmd *cli.Command) error {
+	p, err := pipeline.Compile(cmd.String("dir"), cmd.String("file"), cmd.StringSlice("var"))
+	if err != nil {
+		return fmt.Errorf("%s is invalid:\n%w", cmd.String("file"), err)
+	}
+	w := cmd.Root().Writer
+	fmt.Fprintf(w, "%s is valid: %d jobs", cmd.String("file"), len(p.Jobs))
+	if len(p.Skipped) > 0 {
+		fmt.Fprintf(w, ", %d left out by rules", len(p.Skipped))
+	}
+	if p.Filtered != "" {
+		fmt.Fprintf(w, "; no pipeline for this commit: %s", p.Filtered)
+	}
+	_, err = fmt.Fprintln(w)
+	return err
+}
+
+func pipelineShow(_ context.Context, cmd *cli.Command) error {
+	p, err := pipeline.Compile(cmd.String("dir"), cmd.String("file"), cmd.StringSlice("var"))
+	if err != nil {
+		return fmt.Errorf("%s is invalid:\n%w", cmd.String("file"), err)
+	}
+	data, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	switch cmd.String("format") {
+	case "json":
+		data = append(data, '\n')
+	case "yaml":
+		if data, err = jsonToYAML(data); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("--format %q: want yaml or json", cmd.String("format"))
+	}
+	_, err = cmd.Root().Writer.Write(data)
+	return err
+}
+
+// jsonToYAML re-encodes JSON as block-style YAML, keeping the order of the keys (a
+// yaml.Node keeps it; a map would sort them).
+func jsonToYAML(data []byte) ([]byte, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	var plain func(n *yaml.Node)
+	plain = func(n *yaml.Node) {
+		n.Style = 0
+		for _, c := range n.Content {
+			plain(c)
+		}
+	}
+	plain(&doc)
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(&doc); err != nil {
+		return nil, errors.Join(err, enc.Close())
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}

@@ -1,0 +1,294 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/kuberunner/kuberunner/coordinator"
+	"github.com/kuberunner/kuberunner/jobspec"
+	"github.com/kuberunner/kuberunner/pipeline/compiler"
+)
+
+// EngineOptions configure an Engine.
+type EngineOptions struct {
+	Pipeline *compiler.Pipeline
+	Play     []string // manual jobs to run
+	Env      JobEnv
+	Output   *Output
+	// ArtifactsDir keeps the uploaded artifacts (the coordinator's ArtifactsDir).
+	ArtifactsDir string
+	// TraceUpdateInterval is what the coordinator asks runners for (whole seconds, at least 1).
+	TraceUpdateInterval time.Duration
+	// ProgressInterval is the silence after which a progress line is written (default 10s).
+	ProgressInterval time.Duration
+	// CancelGrace is how long cancelled jobs may take to end gracefully (after_script,
+	// artifacts) before they are cancelled at once (default 30s).
+	CancelGrace time.Duration
+}
+
+// Engine runs one pipeline: it hands the jobs the Scheduler makes ready to the embedded
+// coordinator, follows their records to the end, and passes artifacts between them.
+type Engine struct {
+	opts  EngineOptions
+	sched *Scheduler
+	srv   *coordinator.Server
+	out   *Output
+
+	// Fed by the coordinator's OnChange, drained by Run.
+	mu      sync.Mutex
+	records []coordinator.JobRecord
+	signal  chan struct{}
+	tokens  map[string]bool // tokens of jobs not finished: they may fetch the repository
+
+	attempts map[int64]*attempt // by coordinator job ID; Run's goroutine only
+	latest   map[string]*attempt
+	results  map[string]*JobResult
+	nextID   int64
+}
+
+type attempt struct {
+	name     string
+	id       int64
+	token    string
+	traceOff int
+	status   string
+	done     bool
+}
+
+// NewEngine builds the scheduler and the coordinator; Coordinator serves the API.
+func NewEngine(opts EngineOptions) (*Engine, error) {
+	sched, err := NewScheduler(opts.Pipeline, opts.Play)
+	if err != nil {
+		return nil, err
+	}
+	if opts.ProgressInterval <= 0 {
+		opts.ProgressInterval = 10 * time.Second
+	}
+	if opts.CancelGrace <= 0 {
+		opts.CancelGrace = 30 * time.Second
+	}
+	e := &Engine{
+		opts: opts, sched: sched, out: opts.Output,
+		signal: make(chan struct{}, 1), tokens: map[string]bool{},
+		attempts: map[int64]*attempt{}, latest: map[string]*attempt{}, results: map[string]*JobResult{},
+	}
+	e.srv, err = coordinator.New(coordinator.Options{
+		LongPoll:            30 * time.Second,
+		TraceUpdateInterval: opts.TraceUpdateInterval,
+		ArtifactsDir:        opts.ArtifactsDir,
+		OnChange:            e.onChange,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, j := range sched.Jobs() {
+		e.results[j.Name] = &JobResult{Name: j.Name, Stage: j.Stage}
+	}
+	return e, nil
+}
+
+// Coordinator is the embedded coordinator; serve it under /api/v4.
+func (e *Engine) Coordinator() *coordinator.Server { return e.srv }
+
+// Authorized reports whether token belongs to a job that has not finished. Safe for
+// concurrent use: the git server calls it.
+func (e *Engine) Authorized(token string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return token != "" && e.tokens[token]
+}
+
+func (e *Engine) onChange(rec coordinator.JobRecord) {
+	e.mu.Lock()
+	e.records = append(e.records, rec)
+	if rec.Finished() {
+		delete(e.tokens, rec.Job.Token)
+	}
+	e.mu.Unlock()
+	select {
+	case e.signal <- struct{}{}:
+	default:
+	}
+}
+
+// Run runs the pipeline to its end. When ctx ends it cancels the pipeline: jobs not
+// started are canceled, running ones get a graceful cancel and, after CancelGrace, a
+// forced one; Run still returns only once every job has ended.
+func (e *Engine) Run(ctx context.Context) (Result, error) {
+	start := time.Now()
+	if err := e.apply(e.sched.Next()); err != nil {
+		return Result{}, err
+	}
+	progress := time.NewTicker(e.opts.ProgressInterval / 2)
+	defer progress.Stop()
+	done := ctx.Done()
+	var force <-chan time.Time
+	for e.sched.Active() {
+		select {
+		case <-e.signal:
+			e.drain()
+		case <-done:
+			done = nil
+			e.cancel(true)
+			t := time.NewTimer(e.opts.CancelGrace)
+			defer t.Stop()
+			force = t.C
+		case <-force:
+			e.cancel(false)
+		case <-progress.C:
+			if e.out.Silent(e.opts.ProgressInterval) {
+				e.out.Progress(time.Since(start), e.running(), e.waiting())
+			}
+		}
+		if err := e.apply(e.sched.Next()); err != nil {
+			e.cancel(false)
+			return Result{}, err
+		}
+	}
+	return e.result(time.Since(start)), nil
+}
+
+// cancel cancels the pipeline, and every job of it still pending or running.
+func (e *Engine) cancel(graceful bool) {
+	if graceful {
+		_ = e.apply(e.sched.Cancel()) // cancelling starts nothing, so it cannot fail
+	}
+	for _, a := range e.attempts {
+		if !a.done {
+			e.srv.Cancel(a.id, graceful)
+		}
+	}
+}
+
+// apply reports the scheduler's transitions and enqueues the jobs that became pending.
+func (e *Engine) apply(ts []Transition) error {
+	for _, t := range ts {
+		r := e.results[t.Name]
+		r.Status, r.Note = t.Status, t.Note
+		if t.Status != StatusPending {
+			e.out.State(t.Name, string(t.Status), t.Note)
+			continue
+		}
+		a, err := e.enqueue(t.Name)
+		if err != nil {
+			return err
+		}
+		r.Attempts = t.Attempt
+		r.JobIDs = append(r.JobIDs, a.id)
+		detail := fmt.Sprintf("job #%d", a.id)
+		if t.Attempt > 1 {
+			detail += fmt.Sprintf(", attempt %d", t.Attempt)
+		}
+		e.out.State(t.Name, string(StatusPending), detail)
+	}
+	return nil
+}
+
+func (e *Engine) enqueue(name string) (*attempt, error) {
+	j := e.sched.Job(name)
+	e.nextID++
+	a := &attempt{name: name, id: e.nextID, token: "glcbt-" + rand.Text()}
+	payload, err := JobPayload(j, e.opts.Env, a.id, a.token, e.dependencies(j))
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	e.tokens[a.token] = true
+	e.mu.Unlock()
+	e.attempts[a.id], e.latest[name] = a, a
+	// Tags are not passed on: the one local runner takes every job.
+	e.srv.Enqueue(payload, nil)
+	return a, nil
+}
+
+// dependencies are the jobs whose artifacts j downloads, as GitLab picks them: the
+// dependencies keyword, else the needs that ask for artifacts, else every job of the
+// earlier stages. Jobs that never ran have no artifacts and are left out.
+func (e *Engine) dependencies(j *compiler.Job) []jobspec.Dependency {
+	var names []string
+	switch {
+	case j.Dependencies != nil:
+		names = j.Dependencies
+	case j.Needs != nil:
+		for _, n := range j.Needs {
+			if n.Artifacts {
+				names = append(names, n.Job)
+			}
+		}
+	default:
+		stage := slices.Index(e.opts.Pipeline.Stages, j.Stage)
+		for _, other := range e.opts.Pipeline.Jobs {
+			if slices.Index(e.opts.Pipeline.Stages, other.Stage) < stage {
+				names = append(names, other.Name)
+			}
+		}
+	}
+	var deps []jobspec.Dependency
+	for _, n := range names {
+		if a := e.latest[n]; a != nil {
+			deps = append(deps, jobspec.Dependency{ID: a.id, Name: n})
+		}
+	}
+	return deps
+}
+
+// drain handles the records the coordinator reported since the last call.
+func (e *Engine) drain() {
+	e.mu.Lock()
+	recs := e.records
+	e.records = nil
+	e.mu.Unlock()
+	for _, rec := range recs {
+		e.handle(rec)
+	}
+}
+
+func (e *Engine) handle(rec coordinator.JobRecord) {
+	a := e.attempts[rec.ID]
+	if a == nil || a.done {
+		return
+	}
+	if len(rec.Trace) > a.traceOff {
+		e.out.Log(a.name, rec.Trace[a.traceOff:])
+		a.traceOff = len(rec.Trace)
+	}
+	if rec.Status == a.status {
+		return
+	}
+	a.status = rec.Status
+	switch rec.Status {
+	case coordinator.StatusRunning:
+		e.sched.Running(a.name)
+		e.out.State(a.name, string(StatusRunning), "")
+	case coordinator.StatusCanceling:
+		e.out.State(a.name, "canceling", "")
+	case coordinator.StatusSuccess, coordinator.StatusFailed, coordinator.StatusCanceled:
+		e.finish(a, rec)
+	}
+}
+
+func (e *Engine) finish(a *attempt, rec coordinator.JobRecord) {
+	a.done = true
+	e.out.EndLog(a.name)
+	o := Outcome{Status: Status(rec.Status), Reason: rec.FailureReason}
+	if rec.ExitCode != nil {
+		o.ExitCode = *rec.ExitCode
+	}
+	r := e.results[a.name]
+	if !rec.StartedAt.IsZero() && !rec.FinishedAt.IsZero() {
+		r.Duration += rec.FinishedAt.Sub(rec.StartedAt)
+	}
+	r.FailureReason, r.ExitCode = o.Reason, o.ExitCode
+	retried := e.sched.Finished(a.name, o)
+	st := e.stateOf(a.name)
+	r.Status, r.AllowedFailure = st.Status, st.AllowedFailure
+	detail := describeOutcome(o, st.AllowedFailure)
+	if retried {
+		detail += ", retrying"
+	}
+	e.out.State(a.name, string(o.Status), detail)
+}
