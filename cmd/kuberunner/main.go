@@ -56,7 +56,9 @@ Every flag can also be set through the environment variable shown beside it
 			verifyCommand(),
 			unregisterCommand(),
 			listCommand(),
+			pipelineCommand(),
 			versionCommand(),
+			stepCommand(),
 		},
 	}
 }

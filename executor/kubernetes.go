@@ -1,0 +1,174 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kuberunner/kuberunner/config"
+)
+
+// DefaultUnschedulableTimeout is how long a job's pod may wait for a node before the job
+// fails, as gitlab-runner's poll_timeout.
+const DefaultUnschedulableTimeout = 3 * time.Minute
+
+// LogSource opens a container's log; the API server's pods/log in production, a fake in
+// tests (the fake clientset answers every log request with "fake logs").
+type LogSource interface {
+	Stream(ctx context.Context, namespace, pod string, opts *corev1.PodLogOptions) (io.ReadCloser, error)
+}
+
+// Options tune NewKubernetes; the zero value is production's.
+type Options struct {
+	// Runner is the runner as jobs see it; Name and GitLabURL default to the config's.
+	Runner RunnerInfo
+	// Logger receives the executor's own problems (a failed sweep); default slog.Default().
+	Logger *slog.Logger
+	// Client replaces the clientset built from the config (tests pass a fake).
+	Client kubernetes.Interface
+	// Logs replaces the API server's pods/log.
+	Logs LogSource
+	// UnschedulableTimeout bounds how long a pod may stay unschedulable.
+	UnschedulableTimeout time.Duration
+}
+
+// Kubernetes is the executor: it runs each job as one pod. One value serves every job of
+// a runner entry; its informer watches this runner's pods in its namespace.
+type Kubernetes struct {
+	pc      PodConfig
+	client  kubernetes.Interface
+	logs    LogSource
+	log     *slog.Logger
+	feeds   *podFeeds
+	pods    corelisters.PodNamespaceLister
+	synced  cache.InformerSynced
+	unsched time.Duration
+	stop    chan struct{}
+	swept   chan struct{} // closed when the sweep at start is over
+}
+
+// NewKubernetes compiles the runner's Kubernetes configuration, connects to the cluster
+// (in-cluster config, or the kubeconfig and context the config names), starts the informer
+// on this runner's pods and, in the background once it has synced, sweeps what earlier runs
+// left behind.
+func NewKubernetes(rc config.Runner, opts Options) (*Kubernetes, error) {
+	if opts.Runner.Name == "" {
+		opts.Runner.Name = rc.Name
+	}
+	if opts.Runner.GitLabURL == "" {
+		opts.Runner.GitLabURL = rc.URL
+	}
+	if opts.Runner.ID == 0 {
+		opts.Runner.ID = rc.ID
+	}
+	pc, err := NewPodConfig(rc.Kubernetes, opts.Runner)
+	if err != nil {
+		return nil, fmt.Errorf("runner %s: %w", rc.Name, err)
+	}
+	client := opts.Client
+	if client == nil {
+		if client, err = newClientset(rc.Kubernetes); err != nil {
+			return nil, fmt.Errorf("runner %s: %w", rc.Name, err)
+		}
+	}
+	k := &Kubernetes{
+		pc:      pc,
+		client:  client,
+		logs:    opts.Logs,
+		log:     opts.Logger,
+		feeds:   newPodFeeds(),
+		unsched: opts.UnschedulableTimeout,
+		stop:    make(chan struct{}),
+		swept:   make(chan struct{}),
+	}
+	if k.logs == nil {
+		k.logs = apiLogs{client}
+	}
+	if k.log == nil {
+		k.log = slog.Default()
+	}
+	if k.unsched <= 0 {
+		k.unsched = DefaultUnschedulableTimeout
+	}
+	k.startInformer()
+	go k.sweepWhenSynced()
+	return k, nil
+}
+
+// Close stops the informer. Jobs still running lose their pod events: call it only after
+// the last Run returned.
+func (k *Kubernetes) Close() { close(k.stop) }
+
+func (k *Kubernetes) startInformer() {
+	selector := labels.SelectorFromSet(RunnerSelector(k.pc.Runner.Name)).String()
+	factory := informers.NewSharedInformerFactoryWithOptions(k.client, 0,
+		informers.WithNamespace(k.pc.Namespace),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = selector }))
+	pods := factory.Core().V1().Pods()
+	inf := pods.Informer()
+	// The only error is a handler added to a stopped informer; this one has not started.
+	_, _ = inf.AddEventHandler(k.feeds.handler())
+	k.pods = pods.Lister().Pods(k.pc.Namespace)
+	k.synced = inf.HasSynced
+	factory.Start(k.stop)
+}
+
+func (k *Kubernetes) sweepWhenSynced() {
+	defer close(k.swept)
+	if !cache.WaitForCacheSync(k.stop, k.synced) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := k.Sweep(ctx, time.Now()); err != nil {
+		k.log.Warn("sweep of leftover job pods and secrets", "runner", k.pc.Runner.Name, "err", err)
+	}
+}
+
+// newClientset connects with the kubeconfig and context the config names, else in-cluster.
+func newClientset(kc config.Kubernetes) (kubernetes.Interface, error) {
+	var cfg *rest.Config
+	var err error
+	if kc.Kubeconfig == "" && kc.Context == "" {
+		if cfg, err = rest.InClusterConfig(); err != nil {
+			return nil, fmt.Errorf("in-cluster config (set kubernetes.kubeconfig to run outside a cluster): %w", err)
+		}
+	} else {
+		rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: kc.Kubeconfig}
+		if kc.Kubeconfig == "" {
+			rules = clientcmd.NewDefaultClientConfigLoadingRules()
+		}
+		overrides := &clientcmd.ConfigOverrides{CurrentContext: kc.Context}
+		cfg, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
+		if err != nil {
+			return nil, fmt.Errorf("kubeconfig %q context %q: %w", kc.Kubeconfig, kc.Context, err)
+		}
+	}
+	// Many jobs each follow two logs and make a handful of calls; client-go's default of
+	// 5 requests per second would queue them.
+	cfg.QPS, cfg.Burst = 50, 100
+	c, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client for %s: %w", cfg.Host, err)
+	}
+	return c, nil
+}
+
+// apiLogs reads logs through the API server.
+type apiLogs struct{ c kubernetes.Interface }
+
+func (a apiLogs) Stream(ctx context.Context, namespace, pod string, opts *corev1.PodLogOptions) (io.ReadCloser, error) {
+	return a.c.CoreV1().Pods(namespace).GetLogs(pod, opts).Stream(ctx)
+}

@@ -1,0 +1,218 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kuberunner/kuberunner/jobspec"
+	"github.com/kuberunner/kuberunner/trace"
+)
+
+// cleanupTimeout bounds waiting for a deleted pod to disappear, beyond its grace period.
+const cleanupTimeout = 30 * time.Second
+
+// logDrainTimeout bounds waiting for the rest of the log once the job's outcome is known.
+const logDrainTimeout = 30 * time.Second
+
+// Run runs job as one pod and returns how it ended; see runner.Executor. The pod and its
+// Secret are gone when Run returns, whatever happened.
+func (k *Kubernetes) Run(ctx context.Context, job *jobspec.Job, log io.Writer, graceful <-chan struct{}) jobspec.Result {
+	j := &jobRun{k: k, job: job, out: &lockedWriter{w: log}}
+	return j.run(ctx, graceful)
+}
+
+// jobRun is one job's pod from creation to deletion.
+type jobRun struct {
+	k   *Kubernetes
+	job *jobspec.Job
+	out io.Writer
+	pod *corev1.Pod
+}
+
+func (j *jobRun) run(ctx context.Context, graceful <-chan struct{}) jobspec.Result {
+	pod, secret, err := BuildPod(j.job, j.k.pc)
+	j.section("prepare_executor", `Preparing the "kubernetes" executor`, func() {
+		j.printf("Using Kubernetes namespace: %s\n", j.k.pc.Namespace)
+		if pod != nil {
+			j.printf("Using Kubernetes executor with image %s ...\n", pod.Spec.Containers[0].Image)
+		}
+	})
+	if err != nil {
+		if errors.Is(err, ErrInvalidJob) {
+			return jobspec.Result{Reason: jobspec.ScriptFailure, Err: err}
+		}
+		return jobspec.Result{Reason: jobspec.RunnerConfigurationError, Err: err}
+	}
+	feed := j.k.feeds.subscribe(pod.Name)
+	defer j.k.feeds.unsubscribe(pod.Name)
+
+	j.printf("%sPreparing environment%s\n", trace.ANSIBoldCyan, trace.ANSIReset)
+	created, err := createJobObjects(ctx, j.k.client, pod, secret)
+	if err != nil {
+		return jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: err}
+	}
+	j.pod = created
+	j.printf("Created pod %s/%s\n", created.Namespace, created.Name)
+
+	logCtx, stopLogs := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLogs()
+	logsDone := make(chan error, 1)
+	f := &follower{src: j.k.logs, namespace: created.Namespace, pod: created.Name, feed: feed, out: j.out}
+	go func() { logsDone <- f.run(logCtx) }()
+
+	res, ended := j.wait(ctx, feed, graceful)
+	if !ended {
+		// The pod is to be killed: what it still prints is not worth waiting for.
+		stopLogs()
+	}
+	drain := time.NewTimer(logDrainTimeout)
+	select {
+	case err := <-logsDone:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			j.warnf("the job log may be incomplete: %v", err)
+		}
+	case <-drain.C:
+		stopLogs()
+		j.warnf("the job log may be incomplete: it did not end %s after the job", logDrainTimeout)
+	}
+	drain.Stop()
+
+	if err := j.cleanup(feed, secret); err != nil {
+		j.warnf("cleanup: %v", err)
+		if res.Success() {
+			res = jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: err}
+		}
+	}
+	return res
+}
+
+// wait follows the pod's state to the job's outcome; ended says the pod's containers ended
+// by themselves, so their logs end too.
+func (j *jobRun) wait(ctx context.Context, feed *podFeed, graceful <-chan struct{}) (jobspec.Result, bool) {
+	deadline := time.NewTimer(j.timeout())
+	defer deadline.Stop()
+	var unschedulable <-chan time.Time
+	var unschedMsg, lastStatus string
+	canceling := false
+	for {
+		pod, gone, changed := feed.snapshot()
+		switch {
+		case gone && canceling:
+			return jobspec.Result{Reason: jobspec.ScriptFailure, Err: errors.New("the job was canceled")}, false
+		case gone:
+			return jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: fmt.Errorf("pod %s was deleted by someone else", j.pod.Name)}, false
+		case pod != nil:
+			v := judge(pod)
+			if v.done {
+				if canceling && v.res.Success() {
+					v.res = jobspec.Result{Reason: jobspec.ScriptFailure, Err: errors.New("the job was canceled")}
+				}
+				return v.res, v.res.Reason != jobspec.ImagePullFailure
+			}
+			if v.status != lastStatus && pod.Status.Phase == corev1.PodPending {
+				j.printf("Waiting for pod %s/%s to be running, status is %s\n", pod.Namespace, pod.Name, v.status)
+			}
+			lastStatus = v.status
+			unschedMsg = v.unschedulable
+			if unschedMsg != "" && unschedulable == nil {
+				t := time.NewTimer(j.k.unsched)
+				defer t.Stop()
+				unschedulable = t.C
+			}
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			j.warnf("Job aborted: deleting pod %s at once", j.pod.Name)
+			return jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: fmt.Errorf("job aborted: %w", context.Cause(ctx))}, false
+		case <-graceful:
+			graceful, canceling = nil, true
+			j.warnf("Job canceled: stopping pod %s (grace period %s); after_script runs", j.pod.Name, j.k.pc.GracefulCancel)
+			if err := deletePod(j.k.client, j.pod, j.k.pc.GracefulCancel); err != nil {
+				return jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: err}, false
+			}
+		case <-unschedulable:
+			if unschedMsg == "" {
+				unschedulable = nil // it got a node meanwhile
+				continue
+			}
+			return jobspec.Result{Reason: jobspec.RunnerSystemFailure,
+				Err: fmt.Errorf("the pod could not be scheduled within %s: %s", j.k.unsched, unschedMsg)}, false
+		case <-deadline.C:
+			return jobspec.Result{Reason: jobspec.JobExecutionTimeout,
+				Err: fmt.Errorf("the job ran longer than %s", j.timeout())}, false
+		}
+	}
+}
+
+// timeout is the job's timeout plus the margin for after_script and uploads: the same as the
+// pod's activeDeadlineSeconds, a backstop should the kubelet not enforce it.
+func (j *jobRun) timeout() time.Duration {
+	t := time.Duration(j.job.RunnerInfo.Timeout) * time.Second
+	if t <= 0 {
+		t = defaultJobTimeout * time.Second
+	}
+	return t + j.k.pc.DeadlineMargin
+}
+
+// cleanup deletes the pod at once (the job is over; a graceful delete under way is cut short:
+// its build container ended, only services are left) and the Secret, and waits for the
+// informer to confirm the pod is gone. It does not use the job's context: an aborted job
+// must still be cleaned up.
+func (j *jobRun) cleanup(feed *podFeed, secret *corev1.Secret) error {
+	errs := []error{deletePod(j.k.client, j.pod, 0), deleteSecret(j.k.client, secret)}
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	for {
+		_, gone, changed := feed.snapshot()
+		if gone {
+			break
+		}
+		select {
+		case <-changed:
+			continue
+		case <-ctx.Done():
+		}
+		// No delete event (a missed watch window): ask the API server.
+		getCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := j.k.client.CoreV1().Pods(j.pod.Namespace).Get(getCtx, j.pod.Name, metav1.GetOptions{})
+		cancel()
+		if !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("pod %s still exists %s after its deletion", j.pod.Name, cleanupTimeout))
+		}
+		break
+	}
+	return errors.Join(errs...)
+}
+
+func (j *jobRun) section(name, header string, fn func()) {
+	j.printf("%s", trace.SectionStart(name, trace.ANSIBoldCyan+header+trace.ANSIReset, false))
+	fn()
+	j.printf("%s", trace.SectionEnd(name))
+}
+
+func (j *jobRun) printf(format string, args ...any) { fmt.Fprintf(j.out, format, args...) }
+
+func (j *jobRun) warnf(format string, args ...any) {
+	j.printf(trace.ANSIBoldYellow+"WARNING: "+format+trace.ANSIReset+"\n", args...)
+}
+
+// lockedWriter serialises the log follower's writes and the executor's own lines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
