@@ -29,6 +29,15 @@ test: lint unit
 e2e: build
 	e2e/run.sh
 
+# demo: the example pipeline on the local cluster, through `kuberunner pipeline run`. The embedded
+# coordinator listens on the node's address so that the job pods can reach it.
+E2E_STATE ?= $(or $(KUBERUNNER_E2E_STATE),/var/lib/kuberunner-e2e)
+NODE_IP   ?= 10.213.0.1
+demo: build
+	e2e/cluster/cluster up
+	. $(E2E_STATE)/images.env && ./kuberunner pipeline run --file examples/.gitlab-ci.yml \
+		--kubeconfig $(E2E_STATE)/admin.kubeconfig --listen $(NODE_IP):0 --helper-image "$$KR_IMAGE_KUBERUNNER"
+
 # check: everything CI runs.
 check: test e2e
 

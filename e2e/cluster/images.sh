@@ -1,0 +1,172 @@
+# shellcheck shell=bash
+# Builds the base images with the host buildkitd from local contexts (e2e/images/*, the repository
+# Dockerfile) and pushes them to the local registry; nothing is pulled from outside the machine.
+
+DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+DEBIAN_SUITE=${DEBIAN_SUITE:-bookworm}
+
+IMAGE_PAUSE=$REGISTRY/pause:3.10
+IMAGE_BUSYBOX=$REGISTRY/busybox:1.35
+IMAGE_DEBIAN_GIT=$REGISTRY/debian-git:$DEBIAN_SUITE
+IMAGE_BUILDKIT=$REGISTRY/buildkit-rootless:$BUILDKIT_VERSION
+IMAGE_KUBERUNNER=$REGISTRY/kuberunner:dev
+
+buildctl_host() {
+	"$BUILDKIT_BIN/buildctl" --addr "unix://$BUILDKIT_SOCK" "$@"
+}
+
+# rootfs_tarball NAME PACKAGES: a Debian minbase root filesystem as a tarball, cached.
+rootfs_tarball() {
+	local name=$1 packages=$2
+	local tarball=$CACHE/rootfs/$name-$DEBIAN_SUITE.tar
+	[[ -s $tarball ]] && return 0
+	mkdir -p "$CACHE/rootfs"
+	# One maker at a time: the prefetch and the image build may both ask for it.
+	local lock
+	exec {lock}>"$CACHE/rootfs/$name.lock"
+	flock "$lock"
+	if [[ -s $tarball ]]; then
+		exec {lock}>&-
+		return 0
+	fi
+	local dir=$CACHE/rootfs/$name.tmp
+	unmount_under "$dir"
+	rm -rf "$dir"
+	debootstrap --variant=minbase --include="$packages" "$DEBIAN_SUITE" "$dir" "$DEBIAN_MIRROR" ||
+		{ unmount_under "$dir"; return 1; }
+	unmount_under "$dir"
+	rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/*.bin "$dir"/var/cache/apt/archives/*.deb
+	# File capabilities and ownership must survive: they are part of the image.
+	tar -C "$dir" --numeric-owner --xattrs --xattrs-include='security.capability' -cf "$tarball.tmp" .
+	mv "$tarball.tmp" "$tarball"
+	rm -rf "$dir"
+	exec {lock}>&-
+}
+
+DEBIAN_GIT_PACKAGES=git,ca-certificates,bash
+BUILDKIT_PACKAGES=uidmap,libcap2-bin,rootlesskit,runc,ca-certificates,passwd
+
+# prefetch_rootfs starts making the root filesystems in the background, when they are missing.
+prefetch_rootfs() {
+	[[ -s $CACHE/rootfs/debian-git-$DEBIAN_SUITE.tar ]] ||
+		rootfs_tarball debian-git "$DEBIAN_GIT_PACKAGES" >"$LOGS/debootstrap-debian-git.log" 2>&1 9>&- &
+	[[ -s $CACHE/rootfs/buildkit-$DEBIAN_SUITE.tar ]] ||
+		rootfs_tarball buildkit "$BUILDKIT_PACKAGES" >"$LOGS/debootstrap-buildkit.log" 2>&1 9>&- &
+}
+
+# context NAME: a fresh build context holding e2e/images/NAME.
+context() {
+	local ctx=$STATE/images/$1
+	rm -rf "$ctx"
+	mkdir -p "$ctx"
+	cp -a "$E2E_DIR/images/$1/." "$ctx/"
+	echo "$ctx"
+}
+
+# link_or_copy SRC DST: a hard link when the cache and the state share a file system.
+link_or_copy() {
+	ln -f "$1" "$2" 2>/dev/null || cp "$1" "$2"
+}
+
+# push NAME IMAGE CONTEXT DOCKERFILE_DIR [buildctl args...]: builds and pushes the image, unless
+# the registry already holds it built from the same inputs (a content digest kept in the cache):
+# sending a 250 MB root filesystem to buildkitd only to find it cached costs seconds per start.
+push() {
+	local name=$1 image=$2 ctx=$3 dfdir=$4
+	shift 4
+	local key stamp=$CACHE/images/$name.inputs
+	key=$( {
+		(cd "$ctx" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
+		sha256sum <"$dfdir/Dockerfile"
+		echo "$image $*"
+	} | sha256sum)
+	if [[ -s $stamp && $(<"$stamp") == "$key" ]] && registry_has "$image"; then
+		return 0
+	fi
+	buildctl_host build --progress=plain --frontend dockerfile.v0 \
+		--local context="$ctx" --local dockerfile="$dfdir" "$@" \
+		--output "type=image,name=$image,push=true,registry.insecure=true" \
+		>"$LOGS/image-$name.log" 2>&1 ||
+		{ tail -n 30 "$LOGS/image-$name.log" >&2; return 1; }
+	mkdir -p "$CACHE/images"
+	echo "$key" >"$stamp"
+}
+
+# registry_has REGISTRY/REPO:TAG: the local registry has a manifest for it.
+registry_has() {
+	local ref=${1#"$REGISTRY"/}
+	curl -fsS -o /dev/null -I \
+		-H 'Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' \
+		"http://$REGISTRY/v2/${ref%:*}/manifests/${ref##*:}"
+}
+
+image_pause() {
+	local ctx
+	ctx=$(context pause)
+	gcc -static -O2 -o "$ctx/pause" "$ctx/pause.c"
+	push pause "$IMAGE_PAUSE" "$ctx" "$ctx"
+}
+
+image_busybox() {
+	local ctx
+	ctx=$(context busybox)
+	cp /bin/busybox "$ctx/busybox"
+	push busybox "$IMAGE_BUSYBOX" "$ctx" "$ctx"
+}
+
+image_debian_git() {
+	rootfs_tarball debian-git "$DEBIAN_GIT_PACKAGES" >>"$LOGS/debootstrap-debian-git.log" 2>&1 ||
+		{ tail -n 30 "$LOGS/debootstrap-debian-git.log" >&2; return 1; }
+	local ctx
+	ctx=$(context debian-git)
+	link_or_copy "$CACHE/rootfs/debian-git-$DEBIAN_SUITE.tar" "$ctx/rootfs.tar"
+	push debian-git "$IMAGE_DEBIAN_GIT" "$ctx" "$ctx"
+}
+
+image_buildkit() {
+	rootfs_tarball buildkit "$BUILDKIT_PACKAGES" >>"$LOGS/debootstrap-buildkit.log" 2>&1 ||
+		{ tail -n 30 "$LOGS/debootstrap-buildkit.log" >&2; return 1; }
+	local ctx
+	ctx=$(context buildkit-rootless)
+	link_or_copy "$CACHE/rootfs/buildkit-$DEBIAN_SUITE.tar" "$ctx/rootfs.tar"
+	cp "$BUILDKIT_BIN/buildkitd" "$BUILDKIT_BIN/buildctl" "$ctx/"
+	push buildkit-rootless "$IMAGE_BUILDKIT" "$ctx" "$ctx"
+}
+
+# image_kuberunner builds the repository's Dockerfile around a static build of ./cmd/kuberunner.
+# While that command does not build yet (it is being written), the image is skipped, loudly.
+image_kuberunner() {
+	local ctx=$STATE/images/kuberunner
+	rm -rf "$ctx" && mkdir -p "$ctx"
+	if ! (cd "$REPO_DIR" && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$ctx/kuberunner" ./cmd/kuberunner) \
+		>"$LOGS/build-kuberunner.log" 2>&1; then
+		log "WARNING: ./cmd/kuberunner does not build; the kuberunner image is skipped (see $LOGS/build-kuberunner.log)"
+		return 0
+	fi
+	push kuberunner "$IMAGE_KUBERUNNER" "$ctx" "$REPO_DIR" \
+		--local certs=/etc/ssl/certs --opt context:certs=local:certs
+	touch "$ctx/.pushed"
+}
+
+# build_images builds all images at once (buildkitd runs them concurrently) and writes
+# images.env, the file e2e tests read the image names from.
+build_images() {
+	local -A jobs=()
+	local fn rc=0
+	for fn in image_pause image_busybox image_debian_git image_buildkit image_kuberunner; do
+		step "${fn#image_} image" "$fn" &
+		jobs[$fn]=$!
+	done
+	for fn in "${!jobs[@]}"; do
+		wait "${jobs[$fn]}" || { rc=1; log "building ${fn#image_} failed"; }
+	done
+	((rc == 0)) || return 1
+	{
+		echo "KR_REGISTRY=$REGISTRY"
+		echo "KR_IMAGE_PAUSE=$IMAGE_PAUSE"
+		echo "KR_IMAGE_BUSYBOX=$IMAGE_BUSYBOX"
+		echo "KR_IMAGE_DEBIAN_GIT=$IMAGE_DEBIAN_GIT"
+		echo "KR_IMAGE_BUILDKIT=$IMAGE_BUILDKIT"
+		[[ ! -e $STATE/images/kuberunner/.pushed ]] || echo "KR_IMAGE_KUBERUNNER=$IMAGE_KUBERUNNER"
+	} >"$STATE/images.env"
+}

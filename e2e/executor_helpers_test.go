@@ -1,0 +1,233 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kuberunner/kuberunner/config"
+	"github.com/kuberunner/kuberunner/coordinator"
+	"github.com/kuberunner/kuberunner/e2e/e2eutil"
+	"github.com/kuberunner/kuberunner/executor"
+	"github.com/kuberunner/kuberunner/gitlab"
+	"github.com/kuberunner/kuberunner/jobspec"
+	"github.com/kuberunner/kuberunner/metrics"
+	"github.com/kuberunner/kuberunner/runner"
+)
+
+// nodeIP is where pods reach the machine: the coordinator listens there, not on loopback.
+func nodeIP() string {
+	if ip := os.Getenv("KR_NODE_IP"); ip != "" {
+		return ip
+	}
+	return "10.213.0.1"
+}
+
+// execStack is the product end to end: the fake GitLab on the node address, the real client,
+// the real runner loop and the Kubernetes executor on the test cluster.
+type execStack struct {
+	srv    *coordinator.Server
+	client kubernetes.Interface
+	ns     string
+	images e2eutil.Images
+	logs   *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// newExecStack starts everything; edit changes the runner entry and the global config.
+func newExecStack(t *testing.T, edit func(*config.Config)) *execStack {
+	t.Helper()
+	images, err := e2eutil.LoadImages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if images.Kuberunner == "" {
+		t.Fatal("KR_IMAGE_KUBERUNNER is not set: e2e/cluster/cluster up builds it from the repository")
+	}
+	c := e2eutil.Client(t)
+	s := &execStack{client: c, ns: e2eutil.Namespace(t, c), images: images, logs: &syncBuffer{}}
+
+	srv, err := coordinator.New(coordinator.Options{LongPoll: 500 * time.Millisecond, TraceUpdateInterval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(nodeIP(), "0"))
+	if err != nil {
+		t.Fatalf("listen on the node address (KR_NODE_IP): %v", err)
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close() })
+	t.Cleanup(func() { srv.Close() })
+	s.srv = srv
+
+	cfg := &config.Config{Concurrent: 5, CheckInterval: config.Duration(200 * time.Millisecond), Runners: []config.Runner{{
+		Name: "e2e", URL: "http://" + ln.Addr().String(), Token: srv.AddRunner(coordinator.RunnerSpec{RunUntagged: true}),
+		RequestConcurrency: 2, OutputLimit: 4096, Executor: "kubernetes",
+		Kubernetes: config.Kubernetes{
+			Kubeconfig: e2eutil.Kubeconfig(), Namespace: s.ns,
+			HelperImage: pinned(t, images.Kuberunner), Image: images.Busybox,
+			GracefulCancelTimeout: config.Duration(30 * time.Second),
+			DeadlineMargin:        config.Duration(30 * time.Second),
+		},
+	}}}
+	if edit != nil {
+		edit(cfg)
+	}
+	m := metrics.New(prometheus.NewRegistry(), "e2e", "e2e")
+	r, err := runner.New(runner.Options{
+		Config: cfg,
+		Coordinator: func(config.Runner) (runner.Coordinator, error) {
+			return gitlab.New(gitlab.Options{Version: "e2e", Timeout: 30 * time.Second, Features: gitlab.DefaultFeatures(), Executor: "kubernetes", Shell: "bash"})
+		},
+		Executor: func(rc config.Runner) (runner.Executor, error) {
+			return executor.NewKubernetes(rc, executor.Options{Logger: slog.New(slog.NewTextHandler(s.logs, nil))})
+		},
+		Metrics:  m,
+		Logger:   slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		SystemID: "s_e2e000000000",
+		TraceDir: t.TempDir(),
+		Version:  "e2e",
+		// A silent job learns of a cancel through the keep-alive; 30 s would dwarf the test.
+		Timing: runner.Timing{TraceInterval: 500 * time.Millisecond, KeepAlive: time.Second},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		if t.Failed() {
+			t.Logf("runner log:\n%s", s.logs.String())
+		}
+	})
+	return s
+}
+
+// pinned names the image by digest: the tag is rebuilt in place and a node would keep
+// running the copy it pulled first.
+func pinned(t *testing.T, image string) string {
+	t.Helper()
+	reg, rest, _ := strings.Cut(image, "/")
+	repo, tag, _ := strings.Cut(rest, ":")
+	req, _ := http.NewRequest(http.MethodHead, fmt.Sprintf("http://%s/v2/%s/manifests/%s", reg, repo, tag), nil)
+	req.Header.Set("Accept", "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("resolve %s: %v", image, err)
+	}
+	resp.Body.Close()
+	digest := resp.Header.Get("Docker-Content-Digest")
+	if resp.StatusCode != http.StatusOK || digest == "" {
+		t.Fatalf("resolve %s: %s", image, resp.Status)
+	}
+	return reg + "/" + repo + "@" + digest
+}
+
+// job is a job that needs no repository; the caller adds steps and the rest.
+func (s *execStack) job(name string, script ...string) jobspec.Job {
+	return jobspec.Job{
+		JobInfo:    jobspec.JobInfo{Name: name, Stage: "test", ProjectID: 1, ProjectFullPath: "group/app", PipelineID: 1},
+		RunnerInfo: jobspec.RunnerInfo{Timeout: 300},
+		Image:      jobspec.Image{Name: s.images.DebianGit},
+		Variables: jobspec.Variables{
+			{Key: "GIT_STRATEGY", Value: "none", Public: true},
+			{Key: "CI_PROJECT_PATH", Value: "group/app", Public: true},
+		},
+		Steps: []jobspec.Step{{Name: jobspec.StepScript, Script: script, Timeout: 300, When: jobspec.WhenOnSuccess}},
+	}
+}
+
+// finish waits for the job's final state.
+func (s *execStack) finish(t *testing.T, id int64, within time.Duration) coordinator.JobRecord {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	rec, err := s.srv.WaitFor(ctx, id, func(r coordinator.JobRecord) bool { return r.Finished() })
+	if err != nil {
+		t.Fatalf("job %d did not finish within %s (status %s): %v\ntrace:\n%s", id, within, rec.Status, err, rec.Trace)
+	}
+	return rec
+}
+
+// assertNoJobObjects checks nothing of the job is left in the namespace.
+func (s *execStack) assertNoJobObjects(t *testing.T, id int64) {
+	t.Helper()
+	sel := metav1.ListOptions{LabelSelector: executor.LabelJobID + "=" + fmt.Sprint(id)}
+	ctx := context.Background()
+	pods, err := s.client.CoreV1().Pods(s.ns).List(ctx, sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets, err := s.client.CoreV1().Secrets(s.ns).List(ctx, sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(pods.Items) + len(secrets.Items); n != 0 {
+		t.Errorf("job %d left %d pods and %d secrets", id, len(pods.Items), len(secrets.Items))
+	}
+}
+
+// waitNoJobObjects waits (watching, not polling) until the job's pod is gone, then checks
+// its Secret is too.
+func waitNoJobObjects(ctx context.Context, t *testing.T, s *execStack, id int64) {
+	t.Helper()
+	sel := executor.LabelJobID + "=" + fmt.Sprint(id)
+	lw := &cache.ListWatch{
+		ListFunc: func(o metav1.ListOptions) (runtime.Object, error) {
+			o.LabelSelector = sel
+			return s.client.CoreV1().Pods(s.ns).List(ctx, o)
+		},
+		WatchFunc: func(o metav1.ListOptions) (watch.Interface, error) {
+			o.LabelSelector = sel
+			return s.client.CoreV1().Pods(s.ns).Watch(ctx, o)
+		},
+	}
+	empty := func(store cache.Store) (bool, error) { return len(store.List()) == 0, nil }
+	_, err := watchtools.UntilWithSync(ctx, lw, &corev1.Pod{}, empty, func(ev watch.Event) (bool, error) {
+		return ev.Type == watch.Deleted, nil
+	})
+	if err != nil {
+		t.Fatalf("job %d's pod not deleted: %v", id, err)
+	}
+	s.assertNoJobObjects(t, id)
+}
