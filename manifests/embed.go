@@ -1,0 +1,18 @@
+// Package manifests owns what an operator applies to run kuberunner in a cluster: the
+// kustomize base (namespace, ServiceAccount, the runner's least-privilege Role and its
+// binding, the Deployment, the metrics Service), an example configuration, an overlay that
+// runs jobs in another namespace, and the Grafana dashboard.
+//
+// The files are embedded, and decoded by Base and Role, so that tests (unit tests here,
+// end-to-end tests on a cluster) check and apply exactly what operators get. Enforcer
+// makes client-go's fake clientset grant only a given Role, so unit tests of the
+// executor can show it needs no more than base/role.yaml.
+package manifests
+
+import "embed"
+
+// FS holds base/, examples/, grafana/ and config.example.yaml with their repository paths
+// ("base/role.yaml").
+//
+//go:embed base examples grafana config.example.yaml
+var FS embed.FS

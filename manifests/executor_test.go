@@ -1,0 +1,117 @@
+package manifests_test
+
+import (
+	"context"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes/fake"
+	clienttesting "k8s.io/client-go/testing"
+
+	"github.com/kuberunner/kuberunner/config"
+	"github.com/kuberunner/kuberunner/executor"
+	"github.com/kuberunner/kuberunner/jobspec"
+	"github.com/kuberunner/kuberunner/manifests"
+)
+
+var podsResource = corev1.SchemeGroupVersion.WithResource("pods")
+
+// TestExecutorRunsWithOnlyTheRole runs one job through the real executor against a fake
+// API that grants nothing but base/role.yaml. The test plays the kubelet through the
+// fake's object tracker, which the Role does not restrict, as it does not restrict the
+// kubelet.
+func TestExecutorRunsWithOnlyTheRole(t *testing.T) {
+	r := role(t)
+	c := fake.NewClientset()
+	// The API server stamps creationTimestamp; without it the executor's sweep at start
+	// would take the job's Secret for an old orphan.
+	c.PrependReactor("create", "*", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		if ca, ok := a.(clienttesting.CreateAction); ok {
+			if m, err := meta.Accessor(ca.GetObject()); err == nil {
+				m.SetCreationTimestamp(metav1.Now())
+			}
+		}
+		return false, nil, nil
+	})
+	enf := manifests.NewEnforcer(r)
+	enf.Install(&c.Fake)
+	pods, err := c.Tracker().Watch(podsResource, r.Namespace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pods.Stop()
+
+	rc := config.Runner{Name: "r1", URL: "https://gitlab.example.com", Kubernetes: config.Kubernetes{
+		Namespace: r.Namespace, HelperImage: "kuberunner:dev",
+	}}
+	k, err := executor.NewKubernetes(rc, executor.Options{Client: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	done := make(chan jobspec.Result, 1)
+	go func() { done <- k.Run(ctx, job(), io.Discard, nil) }()
+
+	pod := createdPod(ctx, t, pods)
+	pod.Status = corev1.PodStatus{
+		Phase:                 corev1.PodSucceeded,
+		InitContainerStatuses: []corev1.ContainerStatus{terminated("prepare")},
+		ContainerStatuses:     []corev1.ContainerStatus{terminated("build")},
+	}
+	if err := c.Tracker().Update(podsResource, pod, pod.Namespace); err != nil {
+		t.Fatalf("pod status: %v; refused so far: %v", err, enf.Denied())
+	}
+	select {
+	case res := <-done:
+		if res.Reason != jobspec.FailureNone || res.Err != nil {
+			t.Errorf("Run = %+v, want success", res)
+		}
+	case <-ctx.Done():
+		t.Fatalf("Run did not return; refused so far: %v", enf.Denied())
+	}
+	if diff := cmp.Diff([]string(nil), enf.Denied()); diff != "" {
+		t.Errorf("requests the Role refused (-want +got):\n%s", diff)
+	}
+}
+
+func createdPod(ctx context.Context, t *testing.T, w watch.Interface) *corev1.Pod {
+	t.Helper()
+	for {
+		select {
+		case ev := <-w.ResultChan():
+			if p, ok := ev.Object.(*corev1.Pod); ok && ev.Type == watch.Added {
+				return p.DeepCopy()
+			}
+		case <-ctx.Done():
+			t.Fatal("the executor created no pod")
+		}
+	}
+}
+
+func terminated(name string) corev1.ContainerStatus {
+	return corev1.ContainerStatus{Name: name, State: corev1.ContainerState{
+		Terminated: &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed"},
+	}}
+}
+
+func job() *jobspec.Job {
+	return &jobspec.Job{
+		ID:         42,
+		Token:      "job-token",
+		JobInfo:    jobspec.JobInfo{Name: "test", Stage: "test", ProjectID: 7, ProjectFullPath: "group/app", PipelineID: 99},
+		GitInfo:    jobspec.GitInfo{RepoURL: "https://gitlab.example.com/group/app.git", Ref: "main", Sha: "0123456789abcdef0123456789abcdef01234567", RefType: "branch"},
+		RunnerInfo: jobspec.RunnerInfo{Timeout: 600},
+		Steps:      []jobspec.Step{{Name: jobspec.StepScript, Script: []string{"true"}, Timeout: 600, When: jobspec.WhenOnSuccess}},
+		Image:      jobspec.Image{Name: "alpine:3"},
+	}
+}

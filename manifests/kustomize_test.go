@@ -1,0 +1,74 @@
+package manifests_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// byID indexes objects by kind, namespace and name, with TypeMeta cleared: the typed
+// objects of Base carry none, the rendered ones do.
+func byID(t *testing.T, objs []runtime.Object) map[string]runtime.Object {
+	t.Helper()
+	out := map[string]runtime.Object{}
+	for _, o := range objs {
+		m, err := meta.Accessor(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kind := o.GetObjectKind().GroupVersionKind().Kind
+		o = o.DeepCopyObject()
+		o.GetObjectKind().SetGroupVersionKind(schema.GroupVersionKind{})
+		out[kind+" "+m.GetNamespace()+"/"+m.GetName()] = o
+	}
+	return out
+}
+
+func TestBaseRendersAsWritten(t *testing.T) {
+	if diff := cmp.Diff(byID(t, baseObjects(t)), byID(t, kustomize(t, "base"))); diff != "" {
+		t.Errorf("kubectl kustomize base against the files (-files +rendered):\n%s", diff)
+	}
+}
+
+func TestImageOverride(t *testing.T) {
+	base, err := filepath.Abs("base")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	rel, err := filepath.Rel(dir, base) // kustomize refuses absolute paths
+	if err != nil {
+		t.Fatal(err)
+	}
+	overlay := "resources: [" + rel + "]\nimages:\n  - name: kuberunner\n    newName: registry.example.com/kuberunner\n    newTag: v1.2.3\n"
+	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(overlay), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := only[*appsv1.Deployment](t, kustomize(t, dir))
+	if got, want := d.Spec.Template.Spec.Containers[0].Image, "registry.example.com/kuberunner:v1.2.3"; got != want {
+		t.Errorf("image = %q, want %q", got, want)
+	}
+}
+
+func TestJobsNamespaceExample(t *testing.T) {
+	objs := kustomize(t, "examples/jobs-namespace")
+	r := only[*rbacv1.Role](t, objs)
+	rb := only[*rbacv1.RoleBinding](t, objs)
+	d := only[*appsv1.Deployment](t, objs)
+	type placement struct{ Role, RoleBinding, Subject, Runner string }
+	got := placement{r.Namespace, rb.Namespace, rb.Subjects[0].Namespace, d.Namespace}
+	want := placement{"ci-jobs", "ci-jobs", "kuberunner", "kuberunner"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("namespaces (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(role(t).Rules, r.Rules); diff != "" {
+		t.Errorf("the example's Role differs from base/role.yaml beyond its namespace (-base +example):\n%s", diff)
+	}
+}
