@@ -1,16 +1,17 @@
-# The kuberunner image: one static binary and the CA bundle, nothing else. It runs the runner
-# Deployment and the prepare init container of job pods (which copies the binary into them).
+# The kuberunner image: the runner Deployment runs it, and every job pod's "prepare" init
+# container runs it to clone the repository and copy the binary into the pod. Cloning needs
+# git (and CA certificates), so the image is the static binary on a base that has them, as
+# gitlab-runner's helper image is.
 #
-# It needs no remote image: the binary is built beforehand (CGO_ENABLED=0, `make build`) and the
-# CA bundle comes from a named build context, so the same file builds on a machine with no
-# registry access:
+# BASE names that base image. Nothing here is pulled from the internet on its own: the local
+# test cluster passes its Debian image with git (e2e/cluster builds it with debootstrap):
 #
 #   make build
-#   docker buildx build --build-context certs=/etc/ssl/certs -t kuberunner .
 #   buildctl build --frontend dockerfile.v0 --local context=. --local dockerfile=. \
-#     --local certs=/etc/ssl/certs --opt context:certs=local:certs --output type=image,name=...
-FROM scratch
-COPY --from=certs ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+#     --opt build-arg:BASE=<registry>/debian-git:bookworm --output type=image,name=...
+#   docker buildx build --build-arg BASE=alpine/git:latest -t kuberunner .   # elsewhere
+ARG BASE=alpine/git:latest
+FROM ${BASE}
 COPY kuberunner /usr/local/bin/kuberunner
 # Job pods run as any user; the binary only needs to be readable and executable by all.
 USER 65532:65532

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -102,7 +101,7 @@ func newExecStack(t *testing.T, edit func(*config.Config)) *execStack {
 		RequestConcurrency: 2, OutputLimit: 4096, Executor: "kubernetes",
 		Kubernetes: config.Kubernetes{
 			Kubeconfig: e2eutil.Kubeconfig(), Namespace: s.ns,
-			HelperImage: pinned(t, images.Kuberunner), Image: images.Busybox,
+			HelperImage: images.Kuberunner, Image: images.Busybox,
 			GracefulCancelTimeout: config.Duration(30 * time.Second),
 			DeadlineMargin:        config.Duration(30 * time.Second),
 		},
@@ -141,26 +140,6 @@ func newExecStack(t *testing.T, edit func(*config.Config)) *execStack {
 		}
 	})
 	return s
-}
-
-// pinned names the image by digest: the tag is rebuilt in place and a node would keep
-// running the copy it pulled first.
-func pinned(t *testing.T, image string) string {
-	t.Helper()
-	reg, rest, _ := strings.Cut(image, "/")
-	repo, tag, _ := strings.Cut(rest, ":")
-	req, _ := http.NewRequest(http.MethodHead, fmt.Sprintf("http://%s/v2/%s/manifests/%s", reg, repo, tag), nil)
-	req.Header.Set("Accept", "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("resolve %s: %v", image, err)
-	}
-	resp.Body.Close()
-	digest := resp.Header.Get("Docker-Content-Digest")
-	if resp.StatusCode != http.StatusOK || digest == "" {
-		t.Fatalf("resolve %s: %s", image, resp.Status)
-	}
-	return reg + "/" + repo + "@" + digest
 }
 
 // job is a job that needs no repository; the caller adds steps and the rest.

@@ -92,6 +92,18 @@ push() {
 	echo "$key" >"$stamp"
 }
 
+# pinned REGISTRY/REPO:TAG: the name with its digest. Tags are rebuilt in place, and a node
+# keeps running the copy it pulled first, so images.env names each image by digest.
+pinned() {
+	local ref=${1#"$REGISTRY"/} digest
+	digest=$(curl -fsS -I \
+		-H 'Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' \
+		"http://$REGISTRY/v2/${ref%:*}/manifests/${ref##*:}" | tr -d '\r' |
+		awk -F': ' 'tolower($1) == "docker-content-digest" { print $2 }')
+	[[ -n $digest ]] || die "the registry has no digest for $1"
+	echo "$1@$digest"
+}
+
 # registry_has REGISTRY/REPO:TAG: the local registry has a manifest for it.
 registry_has() {
 	local ref=${1#"$REGISTRY"/}
@@ -140,12 +152,12 @@ image_kuberunner() {
 	rm -rf "$ctx" && mkdir -p "$ctx"
 	if ! (cd "$REPO_DIR" && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$ctx/kuberunner" ./cmd/kuberunner) \
 		>"$LOGS/build-kuberunner.log" 2>&1; then
-		log "WARNING: ./cmd/kuberunner does not build; the kuberunner image is skipped (see $LOGS/build-kuberunner.log)"
-		return 0
+		cat "$LOGS/build-kuberunner.log" >&2
+		die "./cmd/kuberunner does not build"
 	fi
+	# The base must hold git for the prepare step: the Debian image built just before.
 	push kuberunner "$IMAGE_KUBERUNNER" "$ctx" "$REPO_DIR" \
-		--local certs=/etc/ssl/certs --opt context:certs=local:certs
-	touch "$ctx/.pushed"
+		--opt build-arg:BASE="$(pinned "$IMAGE_DEBIAN_GIT")"
 }
 
 # build_images builds all images at once (buildkitd runs them concurrently) and writes
@@ -153,7 +165,7 @@ image_kuberunner() {
 build_images() {
 	local -A jobs=()
 	local fn rc=0
-	for fn in image_pause image_busybox image_debian_git image_buildkit image_kuberunner; do
+	for fn in image_pause image_busybox image_debian_git image_buildkit; do
 		step "${fn#image_} image" "$fn" &
 		jobs[$fn]=$!
 	done
@@ -161,12 +173,14 @@ build_images() {
 		wait "${jobs[$fn]}" || { rc=1; log "building ${fn#image_} failed"; }
 	done
 	((rc == 0)) || return 1
+	# kuberunner is built on the debian-git image, so it comes last.
+	step "kuberunner image" image_kuberunner
 	{
 		echo "KR_REGISTRY=$REGISTRY"
-		echo "KR_IMAGE_PAUSE=$IMAGE_PAUSE"
-		echo "KR_IMAGE_BUSYBOX=$IMAGE_BUSYBOX"
-		echo "KR_IMAGE_DEBIAN_GIT=$IMAGE_DEBIAN_GIT"
-		echo "KR_IMAGE_BUILDKIT=$IMAGE_BUILDKIT"
-		[[ ! -e $STATE/images/kuberunner/.pushed ]] || echo "KR_IMAGE_KUBERUNNER=$IMAGE_KUBERUNNER"
+		echo "KR_IMAGE_PAUSE=$(pinned "$IMAGE_PAUSE")"
+		echo "KR_IMAGE_BUSYBOX=$(pinned "$IMAGE_BUSYBOX")"
+		echo "KR_IMAGE_DEBIAN_GIT=$(pinned "$IMAGE_DEBIAN_GIT")"
+		echo "KR_IMAGE_BUILDKIT=$(pinned "$IMAGE_BUILDKIT")"
+		echo "KR_IMAGE_KUBERUNNER=$(pinned "$IMAGE_KUBERUNNER")"
 	} >"$STATE/images.env"
 }

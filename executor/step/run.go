@@ -55,11 +55,10 @@ func (a *agent) run(ctx context.Context) int {
 			a.warnf("%v", err)
 		}
 	}
-	switch {
-	case failure != nil:
+	// The verdict line ("Job succeeded", "ERROR: Job failed: exit code N") is the runner's,
+	// as in gitlab-runner: it also knows of failures the agent cannot see.
+	if failure != nil {
 		return a.fail(failure.reason, failure.err)
-	case status == statusSuccess:
-		a.okf("Job succeeded")
 	}
 	return code
 }
@@ -103,7 +102,6 @@ func (a *agent) mainScript(ctx context.Context, vars jobspec.Variables) (code in
 	case errors.Is(sctx.Err(), context.DeadlineExceeded):
 		return code, statusFailed, &agentError{jobspec.JobExecutionTimeout, fmt.Errorf("the script ran longer than its timeout of %s", timeout)}
 	case code != 0:
-		a.errorf("Job failed: exit code %d", code)
 		return code, statusFailed, nil
 	}
 	return 0, statusSuccess, nil
@@ -146,8 +144,4 @@ func (a *agent) afterScript(ctx context.Context, status string) {
 		}
 		return nil
 	})
-}
-
-func (a *agent) okf(format string, args ...any) {
-	fmt.Fprintf(a.log, "\x1b[32;1m"+format+"\x1b[0;m\n", args...)
 }

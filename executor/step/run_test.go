@@ -24,14 +24,15 @@ func TestRunScript(t *testing.T) {
 			name:     "success echoes each command",
 			job:      withAfterScript(baseJob("echo one", "echo 'two words'"), `echo "status=$CI_JOB_STATUS"`),
 			wantCode: 0,
-			wantLog:  []string{"\x1b[32;1m$ echo one\x1b[0;m\none\n", "$ echo 'two words'", "two words\n", "status=success", "Job succeeded"},
+			wantLog:  []string{"\x1b[32;1m$ echo one\x1b[0;m\none\n", "$ echo 'two words'", "two words\n", "status=success"},
+			wantNotLog: []string{"Job succeeded", "Job failed"},
 		},
 		{
 			name:       "first failing command fails the step",
 			job:        withAfterScript(baseJob("echo before", "exit 3", "echo after"), `echo "status=$CI_JOB_STATUS"`),
 			wantCode:   3,
-			wantLog:    []string{"before", "Job failed: exit code 3", "status=failed"},
-			wantNotLog: []string{"$ echo after", "Job succeeded"},
+			wantLog:    []string{"before", "status=failed"},
+			wantNotLog: []string{"$ echo after", "Job succeeded", "Job failed"},
 		},
 		{
 			name:       "a failing command inside a line fails it",
@@ -43,7 +44,7 @@ func TestRunScript(t *testing.T) {
 			name:     "after_script failure is a warning",
 			job:      withAfterScript(baseJob("true"), "exit 7"),
 			wantCode: 0,
-			wantLog:  []string{"after_script failed with exit code 7", "Job succeeded"},
+			wantLog:  []string{"after_script failed with exit code 7"},
 		},
 		{
 			name:     "multi-line command is shown collapsed",
