@@ -21,10 +21,10 @@ func TestRunScript(t *testing.T) {
 		wantFailure string
 	}{
 		{
-			name:     "success echoes each command",
-			job:      withAfterScript(baseJob("echo one", "echo 'two words'"), `echo "status=$CI_JOB_STATUS"`),
-			wantCode: 0,
-			wantLog:  []string{"\x1b[32;1m$ echo one\x1b[0;m\none\n", "$ echo 'two words'", "two words\n", "status=success"},
+			name:       "success echoes each command",
+			job:        withAfterScript(baseJob("echo one", "echo 'two words'"), `echo "status=$CI_JOB_STATUS"`),
+			wantCode:   0,
+			wantLog:    []string{"\x1b[32;1m$ echo one\x1b[0;m\none\n", "$ echo 'two words'", "two words\n", "status=success"},
 			wantNotLog: []string{"Job succeeded", "Job failed"},
 		},
 		{
