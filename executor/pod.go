@@ -72,7 +72,7 @@ func BuildPod(job *jobspec.Job, pc PodConfig) (*corev1.Pod, *corev1.Secret, erro
 }
 
 func (pc *PodConfig) podSpec(job *jobspec.Job, public jobspec.Variables, secret *corev1.Secret) (*corev1.PodSpec, error) {
-	image := public.Expand(job.Image.Name)
+	image := imageVariables(job.Variables).Expand(job.Image.Name)
 	if image == "" {
 		image = pc.DefaultImage
 	}
@@ -114,7 +114,7 @@ func (pc *PodConfig) podSpec(job *jobspec.Job, public jobspec.Variables, secret 
 	if len(job.Services) > 0 {
 		serviceSecret = secret.Name
 	}
-	services, hostAliases, err := pc.serviceContainers(job, public, serviceSecret, mounts.service)
+	services, hostAliases, err := pc.serviceContainers(job, serviceSecret, mounts.service)
 	if err != nil {
 		return nil, err
 	}

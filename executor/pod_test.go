@@ -190,3 +190,43 @@ func reqs(cpuReq, cpuLim string) corev1.ResourceRequirements {
 		Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpuLim)},
 	}
 }
+
+// TestImageNamesExpandProjectVariables: GitLab Runner expands image names with every job
+// variable, so `image: $REGISTRY/app` works with a project variable (never public); a masked
+// variable is the exception, because its value would land in the pod spec.
+func TestImageNamesExpandProjectVariables(t *testing.T) {
+	tests := []struct {
+		name  string
+		v     jobspec.Variable
+		image string
+	}{
+		{"public", jobspec.Variable{Key: "REGISTRY", Value: "reg.example:5000", Public: true}, "reg.example:5000/app:1"},
+		{"project variable", jobspec.Variable{Key: "REGISTRY", Value: "reg.example:5000"}, "reg.example:5000/app:1"},
+		{"masked", jobspec.Variable{Key: "REGISTRY", Value: "reg.example:5000", Masked: true}, "/app:1"},
+		{"file", jobspec.Variable{Key: "REGISTRY", Value: "reg.example:5000", File: true}, "/app:1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			job := &jobspec.Job{
+				ID: 7, Token: "tok", RunnerInfo: jobspec.RunnerInfo{Timeout: 60},
+				Image:     jobspec.Image{Name: "$REGISTRY/app:1"},
+				Services:  []jobspec.Image{{Name: "${REGISTRY}/app:1", Alias: "svc"}},
+				Variables: jobspec.Variables{tc.v},
+				Steps:     []jobspec.Step{{Name: jobspec.StepScript, Script: []string{"true"}}},
+			}
+			pod, _, err := BuildPod(job, mustPodConfig(t, ""))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var images []string
+			for _, c := range append(pod.Spec.InitContainers, pod.Spec.Containers...) {
+				if c.Name == "build" || strings.HasPrefix(c.Name, "svc-") {
+					images = append(images, c.Image)
+				}
+			}
+			if d := cmp.Diff([]string{tc.image, tc.image}, images); d != "" {
+				t.Errorf("images -want +got:\n%s", d)
+			}
+		})
+	}
+}

@@ -16,7 +16,7 @@ import (
 // restartPolicy Always, which start before the build container, run beside it and stop
 // after it (Kubernetes 1.29+ by default). They share the pod's network, so every alias
 // resolves to 127.0.0.1 through hostAliases.
-func (pc *PodConfig) serviceContainers(job *jobspec.Job, public jobspec.Variables, secretName string, mounts []corev1.VolumeMount) ([]corev1.Container, []corev1.HostAlias, error) {
+func (pc *PodConfig) serviceContainers(job *jobspec.Job, secretName string, mounts []corev1.VolumeMount) ([]corev1.Container, []corev1.HostAlias, error) {
 	res, err := pc.Service.forJob(serviceResourcePrefix, job.Variables)
 	if err != nil {
 		return nil, nil, err
@@ -24,7 +24,7 @@ func (pc *PodConfig) serviceContainers(job *jobspec.Job, public jobspec.Variable
 	var containers []corev1.Container
 	var hosts []string
 	for i, svc := range job.Services {
-		image := public.Expand(svc.Name)
+		image := imageVariables(job.Variables).Expand(svc.Name)
 		if image == "" {
 			return nil, nil, fmt.Errorf("%w: services[%d] has no image name", ErrInvalidJob, i)
 		}

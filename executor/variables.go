@@ -51,6 +51,13 @@ func publicVariables(vars jobspec.Variables) jobspec.Variables {
 	return slices.DeleteFunc(slices.Clone(vars), func(v jobspec.Variable) bool { return v.Secret() || v.File })
 }
 
+// imageVariables expand image names. GitLab Runner expands them with every job variable, and
+// `image: $REGISTRY/app` with a project variable (never public) is common, so only masked
+// and file variables are left out: a masked value must never reach a pod spec.
+func imageVariables(vars jobspec.Variables) jobspec.Variables {
+	return slices.DeleteFunc(slices.Clone(vars), func(v jobspec.Variable) bool { return v.Masked || v.File })
+}
+
 // envName is what Kubernetes accepts as an environment variable name and a Secret key suffix.
 var envName = regexp.MustCompile(`^[-._a-zA-Z][-._a-zA-Z0-9]*$`)
 
