@@ -1,6 +1,10 @@
 package compiler
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/agnivade/levenshtein"
+)
 
 // withDefaults returns the job with default: (and the old top-level globals) filled in
 // for the keys it does not set, unless inherit:default says otherwise.
@@ -72,29 +76,9 @@ func hasFailed(n *node) bool {
 // nearKeyword returns the top-level keyword name is a likely typo of, or "".
 func nearKeyword(name string) string {
 	for _, kw := range sortedKeys(rootKeywords) {
-		if editDistance(name, kw) <= 2 {
+		if levenshtein.ComputeDistance(name, kw) <= 2 {
 			return kw
 		}
 	}
 	return ""
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
