@@ -28,19 +28,13 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &body) {
 		return
 	}
-	s.mu.Lock()
-	rr, ok := s.state.runnerByToken(headerOr(r, "RUNNER-TOKEN", body.Token))
 	var answer tokenAnswer
-	if ok {
+	if s.withRunner(w, r, body.Token, func(rr *RunnerRecord) {
 		rr.contact(body.SystemID, time.Now())
 		answer = tokenAnswer{ID: rr.ID, Token: rr.Token}
+	}) {
+		writeJSON(w, http.StatusOK, answer)
 	}
-	s.mu.Unlock()
-	if !ok {
-		writeMessage(w, http.StatusForbidden, "403 Forbidden")
-		return
-	}
-	writeJSON(w, http.StatusOK, answer)
 }
 
 // registerBody is the legacy POST /runners body.
@@ -125,17 +119,9 @@ func (s *Server) handleUnregister(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &body) {
 		return
 	}
-	s.mu.Lock()
-	rr, ok := s.state.runnerByToken(headerOr(r, "RUNNER-TOKEN", body.Token))
-	if ok {
-		s.state.removeRunner(rr)
+	if s.withRunner(w, r, body.Token, s.state.removeRunner) {
+		w.WriteHeader(http.StatusNoContent)
 	}
-	s.mu.Unlock()
-	if !ok {
-		writeMessage(w, http.StatusForbidden, "403 Forbidden")
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 // handleUnregisterManager serves DELETE /runners/managers: one manager (system_id) leaves;
@@ -149,17 +135,11 @@ func (s *Server) handleUnregisterManager(w http.ResponseWriter, r *http.Request)
 		writeMessage(w, http.StatusBadRequest, "400 Bad request - system_id is missing")
 		return
 	}
-	s.mu.Lock()
-	rr, ok := s.state.runnerByToken(headerOr(r, "RUNNER-TOKEN", body.Token))
-	if ok {
+	if s.withRunner(w, r, body.Token, func(rr *RunnerRecord) {
 		rr.SystemIDs = slices.DeleteFunc(rr.SystemIDs, func(id string) bool { return id == body.SystemID })
+	}) {
+		w.WriteHeader(http.StatusNoContent)
 	}
-	s.mu.Unlock()
-	if !ok {
-		writeMessage(w, http.StatusForbidden, "403 Forbidden")
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 // handleResetToken serves POST /runners/reset_authentication_token: the old token stops
@@ -169,21 +149,30 @@ func (s *Server) handleResetToken(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &body) {
 		return
 	}
-	s.mu.Lock()
-	rr, ok := s.state.runnerByToken(headerOr(r, "RUNNER-TOKEN", body.Token))
 	var answer tokenAnswer
-	if ok {
+	if s.withRunner(w, r, body.Token, func(rr *RunnerRecord) {
 		prefix := ""
 		if strings.HasPrefix(rr.Token, runnerTokenPrefix) {
 			prefix = runnerTokenPrefix
 		}
 		s.state.rotateToken(rr, newToken(prefix))
 		answer = tokenAnswer{Token: rr.Token}
+	}) {
+		writeJSON(w, http.StatusCreated, answer)
+	}
+}
+
+// withRunner runs act, under the lock, on the runner the request's token names (the
+// RUNNER-TOKEN header, else the body's token). An unknown token gets GitLab's 403 and false.
+func (s *Server) withRunner(w http.ResponseWriter, r *http.Request, bodyToken string, act func(*RunnerRecord)) bool {
+	s.mu.Lock()
+	rr, ok := s.state.runnerByToken(headerOr(r, "RUNNER-TOKEN", bodyToken))
+	if ok {
+		act(rr)
 	}
 	s.mu.Unlock()
 	if !ok {
 		writeMessage(w, http.StatusForbidden, "403 Forbidden")
-		return
 	}
-	writeJSON(w, http.StatusCreated, answer)
+	return ok
 }
