@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
@@ -209,4 +210,38 @@ func waitNoJobObjects(ctx context.Context, t *testing.T, s *execStack, id int64)
 		t.Fatalf("job %d's pod not deleted: %v", id, err)
 	}
 	s.assertNoJobObjects(t, id)
+}
+
+// watchJobObjects runs informers over the runner's pods and Secrets in the test namespace
+// until the test ends; a nil handler leaves that kind unwatched. It returns once both have
+// listed, so the handlers see every object created from then on.
+func (s *execStack) watchJobObjects(t *testing.T, pods, secrets cache.ResourceEventHandler) {
+	t.Helper()
+	factory := informers.NewSharedInformerFactoryWithOptions(s.client, 0, informers.WithNamespace(s.ns),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.LabelSelector = executor.LabelManagedBy + "=" + executor.ManagedBy
+		}))
+	var synced []cache.InformerSynced
+	add := func(inf cache.SharedIndexInformer, h cache.ResourceEventHandler) {
+		if h == nil {
+			return
+		}
+		if _, err := inf.AddEventHandler(h); err != nil {
+			t.Fatalf("add informer handler: %v", err)
+		}
+		synced = append(synced, inf.HasSynced)
+	}
+	add(factory.Core().V1().Pods().Informer(), pods)
+	add(factory.Core().V1().Secrets().Informer(), secrets)
+	stop := make(chan struct{})
+	factory.Start(stop)
+	t.Cleanup(func() {
+		close(stop)
+		factory.Shutdown()
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+		t.Fatal("informers over the job objects did not sync")
+	}
 }

@@ -75,6 +75,23 @@ func writeAgentConfigWithCache(t *testing.T, e *env, cacheDir string) {
 	}
 }
 
+// TestDirStorePutReadableByAll: the archive is written by the job image's user and read by
+// the prepare container's, which is another one.
+func TestDirStorePutReadableByAll(t *testing.T) {
+	dir := t.TempDir()
+	store := DirStore{Dir: dir}
+	if err := store.Put(context.Background(), "project-1/k", bytes.NewReader([]byte("zip"))); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "project-1%2Fk.zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(os.FileMode(0o644), fi.Mode().Perm()); diff != "" {
+		t.Errorf("archive mode (-want +got):\n%s", diff)
+	}
+}
+
 func TestPrepareDownloadsDependencies(t *testing.T) {
 	job := baseJob("true")
 	job.Dependencies = []jobspec.Dependency{
