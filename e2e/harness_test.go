@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	"github.com/kuberunner/kuberunner/buildkit"
 	"github.com/kuberunner/kuberunner/e2e/e2eutil"
 )
 
@@ -22,12 +23,12 @@ const builtMessage = "hello from an image built by rootless BuildKit in the clus
 
 // buildScript runs in the rootless BuildKit image: start buildkitd under rootlesskit, build the
 // Dockerfile from the ConfigMap, push the result.
-const buildScript = `set -eu
+var buildScript = `set -eu
 echo "building as uid $(id -u)"
 mkdir -p /tmp/ctx "$HOME/.config/buildkit"
 cp /config/Dockerfile /tmp/ctx/Dockerfile
 cp /config/buildkitd.toml "$HOME/.config/buildkit/buildkitd.toml"
-rootlesskit buildkitd --oci-worker-no-process-sandbox >/tmp/buildkitd.log 2>&1 &
+` + strings.Join(buildkit.DaemonArgs(), " ") + ` >/tmp/buildkitd.log 2>&1 &
 i=0
 until buildctl debug workers >/dev/null 2>&1; do
   i=$((i + 1))
@@ -63,29 +64,19 @@ func TestBuiltInClusterImageRuns(t *testing.T) {
 		t.Fatalf("create build context: %v", err)
 	}
 
-	unconfined := &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}
 	builder := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "builder"},
 		Spec: corev1.PodSpec{
 			RestartPolicy: corev1.RestartPolicyNever,
 			Containers: []corev1.Container{{
-				Name:    "buildkit",
-				Image:   images.Buildkit,
-				Command: []string{"sh", "-c", buildScript},
-				Env:     []corev1.EnvVar{{Name: "IMAGE", Value: built}},
-				SecurityContext: &corev1.SecurityContext{
-					Privileged:     ptr.To(false),
-					RunAsUser:      ptr.To(int64(1000)),
-					RunAsGroup:     ptr.To(int64(1000)),
-					RunAsNonRoot:   ptr.To(true),
-					SeccompProfile: unconfined,
-					AppArmorProfile: &corev1.AppArmorProfile{
-						Type: corev1.AppArmorProfileTypeUnconfined,
-					},
-				},
+				Name:            "buildkit",
+				Image:           images.Buildkit,
+				Command:         []string{"sh", "-c", buildScript},
+				Env:             []corev1.EnvVar{{Name: "IMAGE", Value: built}},
+				SecurityContext: buildkit.SecurityContext(),
 				VolumeMounts: []corev1.VolumeMount{
 					{Name: "context", MountPath: "/config"},
-					{Name: "state", MountPath: "/home/user/.local/share/buildkit"},
+					{Name: "state", MountPath: buildkit.StateDir},
 				},
 			}},
 			Volumes: []corev1.Volume{
