@@ -3,16 +3,16 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/kuberunner/kuberunner/internal/testio"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -50,24 +50,7 @@ type execStack struct {
 	client kubernetes.Interface
 	ns     string
 	images e2eutil.Images
-	logs   *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs   *testio.Buffer
 }
 
 // newExecStack starts everything; edit changes the runner entry and the global config.
@@ -81,7 +64,7 @@ func newExecStack(t *testing.T, edit func(*config.Config)) *execStack {
 		t.Fatal("KR_IMAGE_KUBERUNNER is not set: e2e/cluster/cluster up builds it from the repository")
 	}
 	c := e2eutil.Client(t)
-	s := &execStack{client: c, ns: e2eutil.Namespace(t, c), images: images, logs: &syncBuffer{}}
+	s := &execStack{client: c, ns: e2eutil.Namespace(t, c), images: images, logs: &testio.Buffer{}}
 
 	srv, err := coordinator.New(coordinator.Options{LongPoll: 500 * time.Millisecond, TraceUpdateInterval: time.Second})
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kuberunner/kuberunner/internal/testio"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kuberunner/kuberunner/config"
@@ -58,7 +60,7 @@ func newStack(t *testing.T, wrap func(http.Handler) http.Handler, edit func(*Opt
 		s.cfg.Runners = append(s.cfg.Runners, rc)
 		s.execs[ar.name] = ar.exec
 	}
-	logs := &syncBuffer{}
+	logs := &testio.Buffer{}
 	m := metrics.New(prometheus.NewRegistry(), "test", "test")
 	opts := Options{
 		Config: s.cfg,

@@ -1,14 +1,14 @@
 package runner
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/kuberunner/kuberunner/internal/testio"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -72,30 +72,12 @@ func testJob(id int64) *jobspec.Job {
 	}
 }
 
-// syncBuffer collects log output from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // harness is a Runner over the fake coordinator and the fake executor.
 type harness struct {
 	r     *Runner
 	coord *fakeCoord
 	exec  *runnertest.Executor
-	logs  *syncBuffer
+	logs  *testio.Buffer
 	// secrets must never reach the logs.
 	secrets []string
 	stop    context.CancelFunc
@@ -105,7 +87,7 @@ type harness struct {
 // newHarness builds a Runner for cfg; edit tweaks the options before New.
 func newHarness(t *testing.T, cfg *config.Config, coord *fakeCoord, exec *runnertest.Executor, edit func(*Options)) *harness {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testio.Buffer{}
 	opts := Options{
 		Config:      cfg,
 		Coordinator: func(config.Runner) (Coordinator, error) { return coord, nil },

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/kuberunner/kuberunner/internal/testio"
+
 	"github.com/kuberunner/kuberunner/gitlab"
 	"github.com/kuberunner/kuberunner/jobspec"
 )
@@ -45,7 +47,7 @@ func TestMain(m *testing.M) {
 // termination log and the cache folder.
 type env struct {
 	root, builds, project, jobDir, binDir, termLog, cacheDir string
-	log                                                      *syncBuffer
+	log                                                      *testio.Buffer
 	artifacts                                                *fakeArtifacts
 }
 
@@ -59,7 +61,7 @@ func newEnv(t *testing.T, job *jobspec.Job) *env {
 		binDir:    filepath.Join(root, "bin"),
 		termLog:   filepath.Join(root, "termination-log"),
 		cacheDir:  filepath.Join(root, "cache"),
-		log:       &syncBuffer{},
+		log:       &testio.Buffer{},
 		artifacts: &fakeArtifacts{downloads: map[int64][]byte{}},
 	}
 	e.project = filepath.Join(e.builds, "group", "app")
@@ -120,23 +122,6 @@ func baseJob(script ...string) *jobspec.Job {
 func withAfterScript(j *jobspec.Job, lines ...string) *jobspec.Job {
 	j.Steps = append(j.Steps, jobspec.Step{Name: jobspec.StepAfterScript, Script: lines, Timeout: 300, When: jobspec.WhenAlways})
 	return j
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 type upload struct {

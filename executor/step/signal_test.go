@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kuberunner/kuberunner/internal/testio"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kuberunner/kuberunner/jobspec"
@@ -33,7 +35,7 @@ func TestRunStopsOnSIGTERM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var log syncBuffer
+	var log testio.Buffer
 	cmd := exec.Command(self, "-test.run=^$")
 	cmd.Env = append(os.Environ(), "KR_STEP_TEST=run", "KR_STEP_JOB_DIR="+e.jobDir, "KR_STEP_BIN_DIR="+e.binDir,
 		"KR_STEP_TERMINATION_LOG="+e.termLog, "KR_STEP_UPLOAD_DIR="+uploads)
