@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kuberunner/kuberunner/internal/testio"
-
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -30,6 +28,7 @@ import (
 	"github.com/kuberunner/kuberunner/e2e/e2eutil"
 	"github.com/kuberunner/kuberunner/executor"
 	"github.com/kuberunner/kuberunner/gitlab"
+	"github.com/kuberunner/kuberunner/internal/testio"
 	"github.com/kuberunner/kuberunner/jobspec"
 	"github.com/kuberunner/kuberunner/metrics"
 	"github.com/kuberunner/kuberunner/runner"

@@ -8,12 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kuberunner/kuberunner/internal/testio"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kuberunner/kuberunner/config"
 	"github.com/kuberunner/kuberunner/gitlab"
+	"github.com/kuberunner/kuberunner/internal/testio"
 	"github.com/kuberunner/kuberunner/jobspec"
 	"github.com/kuberunner/kuberunner/metrics"
 	"github.com/kuberunner/kuberunner/runner/runnertest"

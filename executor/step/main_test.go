@@ -16,9 +16,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/kuberunner/kuberunner/internal/testio"
-
 	"github.com/kuberunner/kuberunner/gitlab"
+	"github.com/kuberunner/kuberunner/internal/testio"
 	"github.com/kuberunner/kuberunner/jobspec"
 )
 

@@ -10,10 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kuberunner/kuberunner/internal/testio"
-
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kuberunner/kuberunner/internal/testio"
 	"github.com/kuberunner/kuberunner/jobspec"
 )
 
