@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v3"
 	"go.yaml.in/yaml/v3"
@@ -67,7 +68,7 @@ The exit code is 0 only if the pipeline passed.`,
 			&cli.BoolFlag{Name: "include-uncommitted", Usage: "run the working tree's uncommitted changes too"},
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", Usage: "address of the embedded coordinator and git server"},
 			&cli.IntFlag{Name: "concurrent", Value: 4, Usage: "jobs running at once"},
-			&cli.DurationFlag{Name: "cancel-grace", Usage: "after Ctrl-C, how long jobs may take to stop gracefully (default 30s)"},
+			&cli.DurationFlag{Name: "cancel-grace", Value: 30 * time.Second, Usage: "after Ctrl-C, how long jobs may take to stop gracefully"},
 			&cli.StringFlag{Name: "kubeconfig", Usage: "kubeconfig file (default: in-cluster config)", Sources: envs("KUBECONFIG")},
 			&cli.StringFlag{Name: "context", Usage: "kubeconfig context"},
 			&cli.StringFlag{Name: "namespace", Value: config.DefaultNamespace, Usage: "namespace of the job pods"},
