@@ -3,7 +3,6 @@ package runner
 import (
 	"fmt"
 	"hash/crc32"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -61,34 +60,20 @@ func newStack(t *testing.T, wrap func(http.Handler) http.Handler, edit func(*Opt
 	}
 	logs := &testio.Buffer{}
 	m := metrics.New(prometheus.NewRegistry(), "test", "test")
-	opts := Options{
-		Config: s.cfg,
-		Coordinator: func(rc config.Runner) (Coordinator, error) {
-			return gitlab.New(gitlab.Options{
-				Version:  "test",
-				Timeout:  5 * time.Second,
-				Features: gitlab.DefaultFeatures(),
-				Executor: "kubernetes",
-				Observer: func(endpoint, method string, status int, d time.Duration) {
-					m.ObserveAPIRequest(rc.Name, endpoint, method, status, d)
-				},
-			})
-		},
-		Executor: func(rc config.Runner) (Executor, error) { return s.execs[rc.Name], nil },
-		Metrics:  m,
-		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		SystemID: "s_0123456789ab",
-		TraceDir: t.TempDir(),
-		Version:  "1.2.3",
-		Timing:   fastTiming(),
+	opts := testOptions(t, s.cfg, logs, m)
+	opts.Coordinator = func(rc config.Runner) (Coordinator, error) {
+		return gitlab.New(gitlab.Options{
+			Version:  "test",
+			Timeout:  5 * time.Second,
+			Features: gitlab.DefaultFeatures(),
+			Executor: "kubernetes",
+			Observer: func(endpoint, method string, status int, d time.Duration) {
+				m.ObserveAPIRequest(rc.Name, endpoint, method, status, d)
+			},
+		})
 	}
-	if edit != nil {
-		edit(&opts)
-	}
-	r, err := New(opts)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
+	opts.Executor = func(rc config.Runner) (Executor, error) { return s.execs[rc.Name], nil }
+	r := mustNew(t, opts, edit)
 	s.h = &harness{r: r, logs: logs, secrets: []string{"secret"}}
 	for _, rc := range s.cfg.Runners {
 		s.h.secrets = append(s.h.secrets, rc.Token)

@@ -87,24 +87,10 @@ type harness struct {
 func newHarness(t *testing.T, cfg *config.Config, coord *fakeCoord, exec *runnertest.Executor, edit func(*Options)) *harness {
 	t.Helper()
 	logs := &testio.Buffer{}
-	opts := Options{
-		Config:      cfg,
-		Coordinator: func(config.Runner) (Coordinator, error) { return coord, nil },
-		Executor:    func(config.Runner) (Executor, error) { return exec, nil },
-		Metrics:     metrics.New(prometheus.NewRegistry(), "test", "test"),
-		Logger:      slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		SystemID:    "s_0123456789ab",
-		TraceDir:    t.TempDir(),
-		Version:     "1.2.3",
-		Timing:      fastTiming(),
-	}
-	if edit != nil {
-		edit(&opts)
-	}
-	r, err := New(opts)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
+	opts := testOptions(t, cfg, logs, metrics.New(prometheus.NewRegistry(), "test", "test"))
+	opts.Coordinator = func(config.Runner) (Coordinator, error) { return coord, nil }
+	opts.Executor = func(config.Runner) (Executor, error) { return exec, nil }
+	r := mustNew(t, opts, edit)
 	return &harness{r: r, coord: coord, exec: exec, logs: logs, secrets: []string{testRunnerToken, "secret"}}
 }
 
@@ -168,3 +154,30 @@ func (h *harness) waitFinal(t *testing.T, id int64) gitlab.UpdateJobRequest {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// testOptions are what every runner test starts from: fast timing, a debug log into logs;
+// the caller sets Coordinator and Executor.
+func testOptions(t *testing.T, cfg *config.Config, logs *testio.Buffer, m *metrics.Metrics) Options {
+	return Options{
+		Config:   cfg,
+		Metrics:  m,
+		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		SystemID: "s_0123456789ab",
+		TraceDir: t.TempDir(),
+		Version:  "1.2.3",
+		Timing:   fastTiming(),
+	}
+}
+
+// mustNew applies edit to opts and builds the Runner, failing the test if New refuses.
+func mustNew(t *testing.T, opts Options, edit func(*Options)) *Runner {
+	t.Helper()
+	if edit != nil {
+		edit(&opts)
+	}
+	r, err := New(opts)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return r
+}
