@@ -9,7 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/kuberunner/kuberunner/executor/step"
+	"github.com/kuberunner/kuberunner/executor/jobpod"
 	"github.com/kuberunner/kuberunner/jobspec"
 )
 
@@ -103,9 +103,9 @@ type failure struct {
 	err    error
 }
 
-// agentFailure reads the step.Failure the agent leaves as its termination message.
+// agentFailure reads the jobpod.Failure the agent leaves as its termination message.
 func agentFailure(msg string) (failure, bool) {
-	var f step.Failure
+	var f jobpod.Failure
 	if msg == "" || json.Unmarshal([]byte(msg), &f) != nil || f.Reason == "" {
 		return failure{}, false
 	}

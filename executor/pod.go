@@ -7,7 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/kuberunner/kuberunner/executor/step"
+	"github.com/kuberunner/kuberunner/executor/jobpod"
 	"github.com/kuberunner/kuberunner/jobspec"
 )
 
@@ -42,14 +42,14 @@ func BuildPod(job *jobspec.Job, pc PodConfig) (*corev1.Pod, *corev1.Secret, erro
 		Labels:      pc.podLabels(&j, public),
 		Annotations: pc.podAnnotations(&j, public),
 	}
-	agent := step.Config{
+	agent := jobpod.Config{
 		GitLabURL:  pc.Runner.GitLabURL,
-		BuildsDir:  step.BuildsDir,
+		BuildsDir:  jobpod.BuildsDir,
 		ProjectDir: projectDir(&j),
 		Entrypoint: job.Image.Entrypoint,
 	}
 	if pc.CacheClaim != "" {
-		agent.CacheDir = step.CacheDir
+		agent.CacheDir = jobpod.CacheDir
 	}
 	secret, err := buildSecret(*meta.DeepCopy(), &j, agent, len(job.Services) > 0)
 	if err != nil {
@@ -102,7 +102,7 @@ func (pc *PodConfig) podSpec(job *jobspec.Job, public jobspec.Variables, secret 
 	build := corev1.Container{
 		Name:            buildContainer,
 		Image:           image,
-		Command:         []string{step.Binary, "step", "run"},
+		Command:         []string{jobpod.Binary, "step", "run"},
 		WorkingDir:      dir,
 		Env:             containerEnv(job.Variables, ""),
 		Resources:       buildRes,
@@ -160,8 +160,8 @@ func (pc *PodConfig) volumes(secretName string) ([]corev1.Volume, containerMount
 		{Name: jobVolume, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 			SecretName: secretName,
 			Items: []corev1.KeyToPath{
-				{Key: step.JobFile, Path: step.JobFile},
-				{Key: step.ConfigFile, Path: step.ConfigFile},
+				{Key: jobpod.JobFile, Path: jobpod.JobFile},
+				{Key: jobpod.ConfigFile, Path: jobpod.ConfigFile},
 			},
 			// Readable by whichever user the job image runs as; the script is
 			// given these values anyway (CI_JOB_TOKEN), and no other pod mounts them.
@@ -169,18 +169,18 @@ func (pc *PodConfig) volumes(secretName string) ([]corev1.Volume, containerMount
 		}}},
 		{Name: buildsVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 	}
-	builds := corev1.VolumeMount{Name: buildsVolume, MountPath: step.BuildsDir}
-	job := corev1.VolumeMount{Name: jobVolume, MountPath: step.JobDir, ReadOnly: true}
+	builds := corev1.VolumeMount{Name: buildsVolume, MountPath: jobpod.BuildsDir}
+	job := corev1.VolumeMount{Name: jobVolume, MountPath: jobpod.JobDir, ReadOnly: true}
 	m := containerMounts{
-		prepare: []corev1.VolumeMount{{Name: binVolume, MountPath: step.BinDir}, job, builds},
-		build:   []corev1.VolumeMount{{Name: binVolume, MountPath: step.BinDir, ReadOnly: true}, job, builds},
+		prepare: []corev1.VolumeMount{{Name: binVolume, MountPath: jobpod.BinDir}, job, builds},
+		build:   []corev1.VolumeMount{{Name: binVolume, MountPath: jobpod.BinDir, ReadOnly: true}, job, builds},
 		service: []corev1.VolumeMount{builds},
 	}
 	if pc.CacheClaim != "" {
 		volumes = append(volumes, corev1.Volume{Name: cacheVolume, VolumeSource: corev1.VolumeSource{
 			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: pc.CacheClaim},
 		}})
-		cache := corev1.VolumeMount{Name: cacheVolume, MountPath: step.CacheDir}
+		cache := corev1.VolumeMount{Name: cacheVolume, MountPath: jobpod.CacheDir}
 		m.prepare = append(m.prepare, cache)
 		m.build = append(m.build, cache)
 	}

@@ -8,7 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/kuberunner/kuberunner/executor/step"
+	"github.com/kuberunner/kuberunner/executor/jobpod"
 	"github.com/kuberunner/kuberunner/jobspec"
 )
 
@@ -18,7 +18,7 @@ import (
 // has registry credentials, .dockerconfigjson: then the Secret is of the dockerconfigjson
 // type so the pod can name it as an image pull secret. One object per job keeps the
 // API calls to one create, one owner update and one delete.
-func buildSecret(meta metav1.ObjectMeta, job *jobspec.Job, agent step.Config, serviceVars bool) (*corev1.Secret, error) {
+func buildSecret(meta metav1.ObjectMeta, job *jobspec.Job, agent jobpod.Config, serviceVars bool) (*corev1.Secret, error) {
 	jobJSON, err := json.Marshal(job)
 	if err != nil {
 		return nil, fmt.Errorf("encode job: %w", err)
@@ -32,8 +32,8 @@ func buildSecret(meta metav1.ObjectMeta, job *jobspec.Job, agent step.Config, se
 		ObjectMeta: meta,
 		Type:       corev1.SecretTypeOpaque,
 		Data: map[string][]byte{
-			step.JobFile:    jobJSON,
-			step.ConfigFile: agentJSON,
+			jobpod.JobFile:    jobJSON,
+			jobpod.ConfigFile: agentJSON,
 		},
 	}
 	if serviceVars {

@@ -9,7 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/kuberunner/kuberunner/executor/step"
+	"github.com/kuberunner/kuberunner/executor/jobpod"
 	"github.com/kuberunner/kuberunner/jobspec"
 )
 
@@ -25,14 +25,14 @@ func projectDir(job *jobspec.Job) string {
 	if p == "" || clean == "/" || clean != "/"+p {
 		clean = fmt.Sprintf("/project-%d", job.JobInfo.ProjectID)
 	}
-	return step.BuildsDir + clean
+	return jobpod.BuildsDir + clean
 }
 
 // runnerVariables are the predefined variables the runner adds to GitLab's. CI_JOB_STATUS
 // is the agent's to set (only after_script sees it).
 func (pc *PodConfig) runnerVariables(job *jobspec.Job) jobspec.Variables {
 	vars := jobspec.Variables{
-		{Key: "CI_BUILDS_DIR", Value: step.BuildsDir},
+		{Key: "CI_BUILDS_DIR", Value: jobpod.BuildsDir},
 		{Key: "CI_PROJECT_DIR", Value: projectDir(job)},
 		{Key: "CI_SERVER", Value: "yes"},
 		{Key: "CI_DISPOSABLE_ENVIRONMENT", Value: "true"},

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/kuberunner/kuberunner/executor/jobpod"
 	"github.com/kuberunner/kuberunner/gitlab"
 	"github.com/kuberunner/kuberunner/jobspec"
 	"github.com/kuberunner/kuberunner/trace"
@@ -21,30 +22,30 @@ type ArtifactClient interface {
 
 // Options are the agent's surroundings; zero values mean the pod's layout.
 type Options struct {
-	// JobDir holds JobFile and ConfigFile (default JobDir).
+	// JobDir holds jobpod.JobFile and jobpod.ConfigFile (default jobpod.JobDir).
 	JobDir string
-	// BinDir receives the agent's binary in prepare (default BinDir).
+	// BinDir receives the agent's binary in prepare (default jobpod.BinDir).
 	BinDir string
-	// TerminationLog receives a Failure when the job fails for a reason other than the
-	// script (default TerminationLog).
+	// TerminationLog receives a jobpod.Failure when the job fails for a reason other than
+	// the script (default jobpod.TerminationLog).
 	TerminationLog string
 	// Log is the job log (default os.Stdout: the container log).
 	Log io.Writer
 	// Artifacts talks to GitLab; nil skips downloads and uploads with a warning.
 	Artifacts ArtifactClient
-	// Cache is the cache store; nil means a DirStore in Config.CacheDir, or no cache.
+	// Cache is the cache store; nil means a DirStore in jobpod.Config.CacheDir, or no cache.
 	Cache Store
 }
 
 func (o *Options) defaults() {
 	if o.JobDir == "" {
-		o.JobDir = JobDir
+		o.JobDir = jobpod.JobDir
 	}
 	if o.BinDir == "" {
-		o.BinDir = BinDir
+		o.BinDir = jobpod.BinDir
 	}
 	if o.TerminationLog == "" {
-		o.TerminationLog = TerminationLog
+		o.TerminationLog = jobpod.TerminationLog
 	}
 	if o.Log == nil {
 		o.Log = os.Stdout
@@ -54,7 +55,7 @@ func (o *Options) defaults() {
 // agent is one invocation: the job, the runner's config and the log.
 type agent struct {
 	job   *jobspec.Job
-	cfg   Config
+	cfg   jobpod.Config
 	opts  Options
 	log   io.Writer
 	cache Store
@@ -63,10 +64,10 @@ type agent struct {
 func load(o Options) (*agent, error) {
 	o.defaults()
 	a := &agent{opts: o, log: o.Log, job: new(jobspec.Job), cache: o.Cache}
-	if err := readJSON(filepath.Join(o.JobDir, JobFile), a.job); err != nil {
+	if err := readJSON(filepath.Join(o.JobDir, jobpod.JobFile), a.job); err != nil {
 		return nil, err
 	}
-	if err := readJSON(filepath.Join(o.JobDir, ConfigFile), &a.cfg); err != nil {
+	if err := readJSON(filepath.Join(o.JobDir, jobpod.ConfigFile), &a.cfg); err != nil {
 		return nil, err
 	}
 	if a.cache == nil && a.cfg.CacheDir != "" {
@@ -110,7 +111,7 @@ func (a *agent) errorf(format string, args ...any) {
 // fail records why the job failed for the executor and returns the exit code to use.
 func (a *agent) fail(reason jobspec.FailureReason, err error) int {
 	a.errorf("%v", err)
-	b, _ := json.Marshal(Failure{Reason: string(reason), Message: err.Error()})
+	b, _ := json.Marshal(jobpod.Failure{Reason: string(reason), Message: err.Error()})
 	if werr := os.WriteFile(a.opts.TerminationLog, b, 0o644); werr != nil {
 		a.warnf("write termination message: %v", werr)
 	}

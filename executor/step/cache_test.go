@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kuberunner/kuberunner/executor/jobpod"
 	"github.com/kuberunner/kuberunner/jobspec"
 )
 
@@ -69,8 +70,8 @@ func TestCacheRoundTrip(t *testing.T) {
 func writeAgentConfigWithCache(t *testing.T, e *env, cacheDir string) {
 	t.Helper()
 	e.cacheDir = cacheDir
-	cfg := Config{GitLabURL: "https://gitlab.example.com", BuildsDir: e.builds, ProjectDir: e.project, CacheDir: cacheDir}
-	if err := os.WriteFile(filepath.Join(e.jobDir, ConfigFile), mustJSON(t, cfg), 0o644); err != nil {
+	cfg := jobpod.Config{GitLabURL: "https://gitlab.example.com", BuildsDir: e.builds, ProjectDir: e.project, CacheDir: cacheDir}
+	if err := os.WriteFile(filepath.Join(e.jobDir, jobpod.ConfigFile), mustJSON(t, cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

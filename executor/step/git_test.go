@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kuberunner/kuberunner/executor/jobpod"
 	"github.com/kuberunner/kuberunner/jobspec"
 )
 
@@ -112,8 +113,8 @@ func TestPrepareClonesAndFetches(t *testing.T) {
 
 func writeAgentConfig(t *testing.T, jobDir, project string) {
 	t.Helper()
-	cfg := Config{GitLabURL: "https://gitlab.example.com", BuildsDir: filepath.Dir(filepath.Dir(project)), ProjectDir: project}
-	if err := os.WriteFile(filepath.Join(jobDir, ConfigFile), mustJSON(t, cfg), 0o644); err != nil {
+	cfg := jobpod.Config{GitLabURL: "https://gitlab.example.com", BuildsDir: filepath.Dir(filepath.Dir(project)), ProjectDir: project}
+	if err := os.WriteFile(filepath.Join(jobDir, jobpod.ConfigFile), mustJSON(t, cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/kuberunner/kuberunner/executor/jobpod"
 	"github.com/kuberunner/kuberunner/gitlab"
 	"github.com/kuberunner/kuberunner/internal/testio"
 	"github.com/kuberunner/kuberunner/jobspec"
@@ -64,11 +65,11 @@ func newEnv(t *testing.T, job *jobspec.Job) *env {
 		artifacts: &fakeArtifacts{downloads: map[int64][]byte{}},
 	}
 	e.project = filepath.Join(e.builds, "group", "app")
-	cfg := Config{GitLabURL: "https://gitlab.example.com", BuildsDir: e.builds, ProjectDir: e.project, CacheDir: e.cacheDir}
+	cfg := jobpod.Config{GitLabURL: "https://gitlab.example.com", BuildsDir: e.builds, ProjectDir: e.project, CacheDir: e.cacheDir}
 	for _, f := range []struct {
 		name string
 		v    any
-	}{{JobFile, job}, {ConfigFile, cfg}} {
+	}{{jobpod.JobFile, job}, {jobpod.ConfigFile, cfg}} {
 		b, err := json.Marshal(f.v)
 		if err != nil {
 			t.Fatal(err)
@@ -88,7 +89,7 @@ func (e *env) options() Options {
 }
 
 // failure reads the termination message, nil if there is none.
-func (e *env) failure(t *testing.T) *Failure {
+func (e *env) failure(t *testing.T) *jobpod.Failure {
 	t.Helper()
 	b, err := os.ReadFile(e.termLog)
 	if os.IsNotExist(err) {
@@ -97,7 +98,7 @@ func (e *env) failure(t *testing.T) *Failure {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var f Failure
+	var f jobpod.Failure
 	if err := json.Unmarshal(b, &f); err != nil {
 		t.Fatalf("termination log %q: %v", b, err)
 	}

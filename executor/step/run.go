@@ -22,7 +22,7 @@ const defaultAfterScriptTimeout = 5 * time.Minute
 // Run is `kuberunner step run`: before_script and script, after_script, artifacts and
 // cache. Cancelling ctx (the command wires SIGTERM to it) stops the script's process group,
 // then still runs after_script and uploads when:always and when:on_failure artifacts.
-// It returns the process exit code: the script's, or 1 with a Failure in the termination
+// It returns the process exit code: the script's, or 1 with a jobpod.Failure in the termination
 // log when something else failed.
 func Run(ctx context.Context, o Options) int {
 	a, err := load(o)

@@ -1,6 +1,11 @@
-package step
+// Package jobpod is the contract between the pod builder (package executor) and the program
+// that runs inside the job pod (package executor/step): where things are in the pod, the
+// agent's configuration file and the failure record it leaves behind. Both sides import it
+// and nothing else of each other, as Tekton's entrypoint shares its paths: the pod builder
+// stays free of the agent's GitLab client and the agent of client-go.
+package jobpod
 
-// Where things are inside a job pod. The pod builder and the agent share these paths.
+// Where things are inside a job pod.
 const (
 	// JobDir holds the per-job Secret: JobFile and ConfigFile, read-only.
 	JobDir = "/kr/job"
