@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -51,8 +52,15 @@ type Kubernetes struct {
 	Service Resources `yaml:"service,omitempty"`
 	Helper  Resources `yaml:"helper,omitempty"`
 
-	// SecurityContext applies to every container of a job pod.
+	// SecurityContext applies to every container of a job pod but the BuildKit sidecar,
+	// whose context the buildkit package fixes.
 	SecurityContext SecurityContext `yaml:"security_context,omitempty"`
+	// BuildKit gives jobs an image builder; Deploy gives them scoped cluster access.
+	BuildKit BuildKit `yaml:"buildkit,omitempty"`
+	Deploy   []Deploy `yaml:"deploy,omitempty"`
+	// InsecureRegistries are host:port of registries reached over plain HTTP by image
+	// builds and tags (never by the kubelet, which the node's container runtime configures).
+	InsecureRegistries []string `yaml:"insecure_registries,omitempty"`
 
 	// DeadlineMargin is added to the job's timeout for the pod's activeDeadlineSeconds, so
 	// after_script and the artifact upload still run when the script used all of its time.
@@ -95,24 +103,65 @@ type Resources struct {
 	MemoryLimitMaxAllowed   string `yaml:"memory_limit_max_allowed,omitempty"`
 }
 
-// SecurityContext is the container security context of job pods. The defaults are
-// restrictive (no privilege escalation, every capability dropped, the runtime's default
-// seccomp profile); many CI images need root, so running as non-root is opt-in.
+// SecurityContext is the security context of the job's containers. No container is ever
+// privileged, may escalate privileges or gets a capability added; what remains is a choice
+// between two profiles:
+//   - default: root job images work as with gitlab-runner (apt-get, chown, cp -a): the
+//     container runtime's default capability set minus NET_RAW, the runtime's seccomp profile;
+//   - hardened: every capability dropped and a non-root user (1000 unless run_as_user says
+//     otherwise), for clusters whose policy demands it; root-only tools then fail.
+//
+// A job may ask for the hardened profile with KUBERUNNER_SECURITY_PROFILE=hardened; it can
+// never loosen the runner's.
 type SecurityContext struct {
-	// RunAsNonRoot refuses to start images whose user is root.
+	// Profile is default or hardened.
+	Profile string `yaml:"profile,omitempty"`
+	// RunAsNonRoot refuses to start images whose user is root (implied by hardened).
 	RunAsNonRoot bool   `yaml:"run_as_non_root,omitempty"`
 	RunAsUser    *int64 `yaml:"run_as_user,omitempty"`
 	RunAsGroup   *int64 `yaml:"run_as_group,omitempty"`
 	// FSGroup owns the pod's volumes, so a non-root user can write the workspace.
 	FSGroup *int64 `yaml:"fs_group,omitempty"`
-	// Privileged runs every container privileged; it implies privilege escalation.
-	Privileged               bool  `yaml:"privileged,omitempty"`
-	AllowPrivilegeEscalation *bool `yaml:"allow_privilege_escalation,omitempty"`
-	// CapAdd and CapDrop adjust Linux capabilities; CapDrop defaults to ALL.
-	CapAdd  []string `yaml:"cap_add,omitempty"`
+	// CapDrop replaces the profile's list of dropped capabilities.
 	CapDrop []string `yaml:"cap_drop,omitempty"`
 	// SeccompProfile is RuntimeDefault (the default) or Unconfined.
 	SeccompProfile string `yaml:"seccomp_profile,omitempty"`
+}
+
+// Security profiles.
+const (
+	ProfileDefault  = "default"
+	ProfileHardened = "hardened"
+)
+
+// BuildKit decides which jobs get a rootless BuildKit daemon beside them.
+type BuildKit struct {
+	// Mode: allowed (jobs ask with KUBERUNNER_BUILDKIT=true; the default), always, or
+	// forbidden (a job that asks fails with a configuration error).
+	Mode string `yaml:"mode,omitempty"`
+	// Image is the rootless BuildKit image of the sidecar.
+	Image string `yaml:"image,omitempty"`
+	// Resources size the sidecar (the job's KUBERNETES_* overrides do not apply to it).
+	Resources Resources `yaml:"resources,omitempty"`
+}
+
+// BuildKit modes.
+const (
+	BuildKitAllowed   = "allowed"
+	BuildKitAlways    = "always"
+	BuildKitForbidden = "forbidden"
+)
+
+// Deploy gives jobs of matching GitLab environments access to one namespace for the
+// length of the job: a ServiceAccount of their own bound to ClusterRole there.
+type Deploy struct {
+	// Environment is a GitLab environment name or a pattern with * wildcards, as
+	// GitLab's environment scopes ("review/*", "*").
+	Environment string `yaml:"environment"`
+	// Namespace is where the job may act.
+	Namespace string `yaml:"namespace"`
+	// ClusterRole is bound in Namespace (default edit).
+	ClusterRole string `yaml:"cluster_role,omitempty"`
 }
 
 // PodSpecPatch is one patch of the job pod's spec (not the whole pod), written in YAML or JSON.
@@ -133,6 +182,10 @@ const (
 	DefaultDeadlineMargin        = 10 * time.Minute
 	DefaultGracefulCancelTimeout = 6 * time.Minute
 	DefaultSeccompProfile        = "RuntimeDefault"
+	DefaultBuildKitImage         = "moby/buildkit:v0.33.1-rootless"
+	DefaultDeployClusterRole     = "edit"
+	// DefaultHardenedUser runs hardened jobs whose config names no user.
+	DefaultHardenedUser = 1000
 )
 
 // PullPolicies are the pull policy names a job or the config may use (GitLab's spelling).
@@ -149,10 +202,13 @@ func (k *Kubernetes) SetDefaults() {
 	if k.GracefulCancelTimeout == 0 {
 		k.GracefulCancelTimeout = Duration(DefaultGracefulCancelTimeout)
 	}
-	if k.SecurityContext.CapDrop == nil {
-		k.SecurityContext.CapDrop = []string{"ALL"}
-	}
+	setString(&k.SecurityContext.Profile, ProfileDefault)
 	setString(&k.SecurityContext.SeccompProfile, DefaultSeccompProfile)
+	setString(&k.BuildKit.Mode, BuildKitAllowed)
+	setString(&k.BuildKit.Image, DefaultBuildKitImage)
+	for i := range k.Deploy {
+		setString(&k.Deploy[i].ClusterRole, DefaultDeployClusterRole)
+	}
 	for i := range k.PodSpecPatches {
 		setString(&k.PodSpecPatches[i].Type, "strategic")
 	}
@@ -192,6 +248,30 @@ func (k *Kubernetes) Validate() error {
 	case "", "RuntimeDefault", "Unconfined":
 	default:
 		bad("security_context.seccomp_profile", "%q is not RuntimeDefault or Unconfined", k.SecurityContext.SeccompProfile)
+	}
+	switch k.SecurityContext.Profile {
+	case "", ProfileDefault, ProfileHardened:
+	default:
+		bad("security_context.profile", "%q is not %s or %s", k.SecurityContext.Profile, ProfileDefault, ProfileHardened)
+	}
+	switch k.BuildKit.Mode {
+	case "", BuildKitAllowed, BuildKitAlways, BuildKitForbidden:
+	default:
+		bad("buildkit.mode", "%q is not %s, %s or %s", k.BuildKit.Mode, BuildKitAllowed, BuildKitAlways, BuildKitForbidden)
+	}
+	for i, d := range k.Deploy {
+		key := fmt.Sprintf("deploy[%d]", i)
+		if d.Environment == "" {
+			bad(key+".environment", "must not be empty (use \"*\" for every environment)")
+		}
+		if d.Namespace == "" {
+			bad(key+".namespace", "must not be empty")
+		}
+	}
+	for i, r := range k.InsecureRegistries {
+		if r == "" || strings.ContainsAny(r, "/ ") {
+			bad(fmt.Sprintf("insecure_registries[%d]", i), "%q is not a registry host[:port]", r)
+		}
 	}
 	for i, p := range k.PodSpecPatches {
 		key := fmt.Sprintf("pod_spec_patches[%d]", i)

@@ -123,3 +123,37 @@ func mustPodConfig(t *testing.T, configYAML string) PodConfig {
 	}
 	return pc
 }
+
+// builderJob asks for BuildKit and pushes to the project's registry with CI_REGISTRY_*
+// variables, under the hardened profile it asks for.
+func builderJob() *jobspec.Job {
+	j := minimalJob()
+	j.Variables = append(j.Variables,
+		jobspec.Variable{Key: "KUBERUNNER_BUILDKIT", Value: "true", Public: true},
+		jobspec.Variable{Key: "KUBERUNNER_SECURITY_PROFILE", Value: "hardened", Public: true},
+		jobspec.Variable{Key: "CI_REGISTRY", Value: "registry.example.com", Public: true},
+		jobspec.Variable{Key: "CI_REGISTRY_USER", Value: "gitlab-ci-token", Public: true},
+		jobspec.Variable{Key: "CI_REGISTRY_PASSWORD", Value: "registry-password-9", Masked: true},
+	)
+	return j
+}
+
+const builderConfigYAML = `
+buildkit:
+  image: registry.example.com/buildkit:v0.33.1-rootless
+insecure_registries: [registry.local:5000]
+`
+
+// deployJob deploys to the review/* environment.
+func deployJob() *jobspec.Job {
+	j := minimalJob()
+	j.Variables = append(j.Variables,
+		jobspec.Variable{Key: "CI_ENVIRONMENT_NAME", Value: "review/feature-1", Public: true})
+	return j
+}
+
+const deployConfigYAML = `
+deploy:
+  - {environment: production, namespace: prod, cluster_role: kuberunner-deployer}
+  - {environment: "review/*", namespace: review}
+`

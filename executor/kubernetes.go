@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -42,6 +43,8 @@ type Options struct {
 	Logs LogSource
 	// UnschedulableTimeout bounds how long a pod may stay unschedulable.
 	UnschedulableTimeout time.Duration
+	// APIServer is the API address deploy jobs get; default the client's own.
+	APIServer APIServer
 }
 
 // Kubernetes is the executor: it runs each job as one pod. One value serves every job of
@@ -49,6 +52,7 @@ type Options struct {
 type Kubernetes struct {
 	pc      PodConfig
 	client  kubernetes.Interface
+	api     APIServer
 	logs    LogSource
 	log     *slog.Logger
 	feeds   *podFeeds
@@ -77,15 +81,25 @@ func NewKubernetes(rc config.Runner, opts Options) (*Kubernetes, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runner %s: %w", rc.Name, err)
 	}
-	client := opts.Client
+	client, api := opts.Client, opts.APIServer
 	if client == nil {
-		if client, err = newClientset(rc.Kubernetes); err != nil {
+		cfg, err := RESTConfig(rc.Kubernetes)
+		if err != nil {
 			return nil, fmt.Errorf("runner %s: %w", rc.Name, err)
+		}
+		if client, err = newClientset(cfg); err != nil {
+			return nil, fmt.Errorf("runner %s: %w", rc.Name, err)
+		}
+		if api.Host == "" {
+			if api, err = apiServerOf(cfg); err != nil {
+				return nil, fmt.Errorf("runner %s: %w", rc.Name, err)
+			}
 		}
 	}
 	k := &Kubernetes{
 		pc:      pc,
 		client:  client,
+		api:     api,
 		logs:    opts.Logs,
 		log:     opts.Logger,
 		feeds:   newPodFeeds(),
@@ -137,25 +151,30 @@ func (k *Kubernetes) sweepWhenSynced() {
 	}
 }
 
-// newClientset connects with the kubeconfig and context the config names, else in-cluster.
-func newClientset(kc config.Kubernetes) (kubernetes.Interface, error) {
-	var cfg *rest.Config
-	var err error
+// RESTConfig is the connection the config names: its kubeconfig and context, else
+// in-cluster.
+func RESTConfig(kc config.Kubernetes) (*rest.Config, error) {
 	if kc.Kubeconfig == "" && kc.Context == "" {
-		if cfg, err = rest.InClusterConfig(); err != nil {
+		cfg, err := rest.InClusterConfig()
+		if err != nil {
 			return nil, fmt.Errorf("in-cluster config (set kubernetes.kubeconfig to run outside a cluster): %w", err)
 		}
-	} else {
-		rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: kc.Kubeconfig}
-		if kc.Kubeconfig == "" {
-			rules = clientcmd.NewDefaultClientConfigLoadingRules()
-		}
-		overrides := &clientcmd.ConfigOverrides{CurrentContext: kc.Context}
-		cfg, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
-		if err != nil {
-			return nil, fmt.Errorf("kubeconfig %q context %q: %w", kc.Kubeconfig, kc.Context, err)
-		}
+		return cfg, nil
 	}
+	rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: kc.Kubeconfig}
+	if kc.Kubeconfig == "" {
+		rules = clientcmd.NewDefaultClientConfigLoadingRules()
+	}
+	overrides := &clientcmd.ConfigOverrides{CurrentContext: kc.Context}
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig %q context %q: %w", kc.Kubeconfig, kc.Context, err)
+	}
+	return cfg, nil
+}
+
+func newClientset(cfg *rest.Config) (kubernetes.Interface, error) {
+	cfg = rest.CopyConfig(cfg)
 	// Many jobs each follow two logs and make a handful of calls; client-go's default of
 	// 5 requests per second would queue them.
 	cfg.QPS, cfg.Burst = 50, 100
@@ -164,6 +183,21 @@ func newClientset(kc config.Kubernetes) (kubernetes.Interface, error) {
 		return nil, fmt.Errorf("kubernetes client for %s: %w", cfg.Host, err)
 	}
 	return c, nil
+}
+
+// apiServerOf is the address and CA deploy jobs use: the runner's own. In a cluster that is
+// the kubernetes Service, which pods reach; a runner outside the cluster must use an address
+// pods can reach too (the local cluster's is the node's).
+func apiServerOf(cfg *rest.Config) (APIServer, error) {
+	api := APIServer{Host: cfg.Host, CAData: cfg.CAData}
+	if len(api.CAData) == 0 && cfg.CAFile != "" {
+		ca, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return APIServer{}, fmt.Errorf("read the API server's CA: %w", err)
+		}
+		api.CAData = ca
+	}
+	return api, nil
 }
 
 // apiLogs reads logs through the API server.

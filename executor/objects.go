@@ -6,36 +6,95 @@ import (
 	"fmt"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/kuberunner/kuberunner/executor/jobpod"
 )
 
-// createJobObjects creates the Secret, then the pod, then makes the pod the Secret's owner
-// so the garbage collector deletes the Secret with the pod. If the pod cannot be created
-// the Secret is deleted at once; if the owner update fails the pod is deleted too, as a
-// Secret without an owner would outlive the job.
-func createJobObjects(ctx context.Context, c kubernetes.Interface, pod *corev1.Pod, secret *corev1.Secret) (*corev1.Pod, error) {
-	secrets := c.CoreV1().Secrets(secret.Namespace)
-	created, err := secrets.Create(ctx, secret, metav1.CreateOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("create secret %s: %w", secret.Name, err)
+// createJobObjects creates a job's objects in the order that keeps every one owned or
+// findable: for deploy jobs first the ServiceAccount, its token (written into the Secret as
+// a kubeconfig) and the RoleBinding (owned by the ServiceAccount); then the Secret; then the
+// pod, which becomes the Secret's owner so the garbage collector removes the Secret with the
+// pod. Whatever fails, what was created is deleted at once.
+func createJobObjects(ctx context.Context, c kubernetes.Interface, o *JobObjects, api APIServer) (*corev1.Pod, error) {
+	if o.ServiceAccount != nil {
+		kubeconfig, err := createDeployAccess(ctx, c, o, api)
+		if err != nil {
+			return nil, errors.Join(err, deleteDeployObjects(c, o))
+		}
+		o.Secret.Data[jobpod.KubeconfigFile] = kubeconfig
 	}
-	p, err := c.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	secrets := c.CoreV1().Secrets(o.Secret.Namespace)
+	created, err := secrets.Create(ctx, o.Secret, metav1.CreateOptions{})
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("create pod %s: %w", pod.Name, err), deleteSecret(c, created))
+		return nil, errors.Join(fmt.Errorf("create secret %s: %w", o.Secret.Name, err), deleteDeployObjects(c, o))
 	}
-	created.OwnerReferences = []metav1.OwnerReference{{
-		APIVersion: "v1", Kind: "Pod", Name: p.Name, UID: p.UID,
-		BlockOwnerDeletion: ptr(false),
-	}}
+	undo := func(err error) (*corev1.Pod, error) {
+		return nil, errors.Join(err, deleteDeployObjects(c, o), deleteSecret(c, created))
+	}
+	p, err := c.CoreV1().Pods(o.Pod.Namespace).Create(ctx, o.Pod, metav1.CreateOptions{})
+	if err != nil {
+		return undo(fmt.Errorf("create pod %s: %w", o.Pod.Name, err))
+	}
+	created.OwnerReferences = []metav1.OwnerReference{ownerRef("Pod", p.Name, p.UID)}
 	if _, err := secrets.Update(ctx, created, metav1.UpdateOptions{}); err != nil {
-		return nil, errors.Join(fmt.Errorf("set owner of secret %s: %w", secret.Name, err),
-			deletePod(c, p, 0), deleteSecret(c, created))
+		return undo(errors.Join(fmt.Errorf("set owner of secret %s: %w", o.Secret.Name, err), deletePod(c, p, 0)))
 	}
 	return p, nil
+}
+
+// createDeployAccess gives a deploy job its ServiceAccount, RoleBinding and token, and
+// returns the job's kubeconfig.
+func createDeployAccess(ctx context.Context, c kubernetes.Interface, o *JobObjects, api APIServer) ([]byte, error) {
+	sas := c.CoreV1().ServiceAccounts(o.ServiceAccount.Namespace)
+	sa, err := sas.Create(ctx, o.ServiceAccount, metav1.CreateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("create service account %s/%s: %w", o.ServiceAccount.Namespace, o.ServiceAccount.Name, err)
+	}
+	rb := o.RoleBinding.DeepCopy()
+	rb.OwnerReferences = []metav1.OwnerReference{ownerRef("ServiceAccount", sa.Name, sa.UID)}
+	if _, err := c.RbacV1().RoleBindings(rb.Namespace).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
+		return nil, fmt.Errorf("bind cluster role %s in namespace %s: %w", rb.RoleRef.Name, rb.Namespace, err)
+	}
+	tr, err := sas.CreateToken(ctx, sa.Name, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr(o.TokenSeconds)},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("request a token for service account %s/%s: %w", sa.Namespace, sa.Name, err)
+	}
+	return deployKubeconfig(api, sa.Namespace, tr.Status.Token)
+}
+
+func ownerRef(kind, name string, uid types.UID) metav1.OwnerReference {
+	// BlockOwnerDeletion false: deleting the owner never waits for its dependents, and
+	// setting it needs no permission on the owner's finalizers.
+	return metav1.OwnerReference{APIVersion: "v1", Kind: kind, Name: name, UID: uid, BlockOwnerDeletion: ptr(false)}
+}
+
+// deleteDeployObjects deletes a deploy job's ServiceAccount, which ends its token's validity
+// at once, and its RoleBinding (the garbage collector would, a little later).
+func deleteDeployObjects(c kubernetes.Interface, o *JobObjects) error {
+	if o.ServiceAccount == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var errs []error
+	sa := o.ServiceAccount
+	if err := c.CoreV1().ServiceAccounts(sa.Namespace).Delete(ctx, sa.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		errs = append(errs, fmt.Errorf("delete service account %s/%s: %w", sa.Namespace, sa.Name, err))
+	}
+	rb := o.RoleBinding
+	if err := c.RbacV1().RoleBindings(rb.Namespace).Delete(ctx, rb.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		errs = append(errs, fmt.Errorf("delete role binding %s/%s: %w", rb.Namespace, rb.Name, err))
+	}
+	return errors.Join(errs...)
 }
 
 // deleteSecret and deletePod clean up with their own deadline: they run when the job's
@@ -84,6 +143,33 @@ func SweepOrphanSecrets(ctx context.Context, c kubernetes.Interface, namespace, 
 		}
 		if err := deleteSecret(c, s); err != nil {
 			errs = append(errs, err)
+			continue
+		}
+		deleted++
+	}
+	return deleted, errors.Join(errs...)
+}
+
+// SweepDeployAccess deletes this runner's ServiceAccounts in namespace whose job pod is gone
+// (podExists says) and that are older than minAge, and with them (by ownership) their
+// RoleBindings: a runner killed mid-job leaves them, as nothing in the jobs' namespace can
+// own them. It returns how many it deleted.
+func SweepDeployAccess(ctx context.Context, c kubernetes.Interface, namespace, runnerName string, podExists func(name string) bool, minAge time.Duration, now time.Time) (int, error) {
+	list, err := c.CoreV1().ServiceAccounts(namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: labels.SelectorFromSet(RunnerSelector(runnerName)).String(),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("list service accounts in %s: %w", namespace, err)
+	}
+	deleted := 0
+	var errs []error
+	for _, sa := range list.Items {
+		if podExists(sa.Name) || now.Sub(sa.CreationTimestamp.Time) < minAge {
+			continue
+		}
+		err := c.CoreV1().ServiceAccounts(namespace).Delete(ctx, sa.Name, metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("delete service account %s/%s: %w", namespace, sa.Name, err))
 			continue
 		}
 		deleted++

@@ -26,7 +26,7 @@ func TestCreateJobObjectsOwnsSecret(t *testing.T) {
 		return false, nil, nil
 	})
 	ctx := context.Background()
-	if _, err := createJobObjects(ctx, c, pod, secret); err != nil {
+	if _, err := createJobObjects(ctx, c, &JobObjects{Pod: pod, Secret: secret}, APIServer{}); err != nil {
 		t.Fatalf("createJobObjects: %v", err)
 	}
 	var verbs []string
@@ -55,7 +55,7 @@ func TestCreateJobObjectsRemovesSecretWhenPodFails(t *testing.T) {
 	c.PrependReactor("create", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, context.DeadlineExceeded
 	})
-	if _, err := createJobObjects(context.Background(), c, pod, secret); err == nil {
+	if _, err := createJobObjects(context.Background(), c, &JobObjects{Pod: pod, Secret: secret}, APIServer{}); err == nil {
 		t.Fatal("createJobObjects succeeded, want the pod's error")
 	}
 	list, err := c.CoreV1().Secrets(secret.Namespace).List(context.Background(), metav1.ListOptions{})

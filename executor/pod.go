@@ -3,10 +3,14 @@ package executor
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/kuberunner/kuberunner/buildkit"
+	"github.com/kuberunner/kuberunner/config"
 	"github.com/kuberunner/kuberunner/executor/jobpod"
 	"github.com/kuberunner/kuberunner/jobspec"
 )
@@ -25,12 +29,34 @@ const (
 // defaultJobTimeout applies when the coordinator sends none (GitLab's own default).
 const defaultJobTimeout = 3600
 
-// PodName is the name of a job's pod and of its Secret.
+// PodName is the name of a job's pod and of its other objects.
 func PodName(jobID int64) string { return fmt.Sprintf("kr-job-%d", jobID) }
 
-// BuildPod translates a job into its pod and its Secret; it does no I/O. The Secret must be
-// created first (the pod mounts it). Errors wrapping ErrInvalidJob are the job's fault.
+// JobObjects are everything a job puts in the cluster, created, owned, cleaned up and swept
+// together: the pod, its Secret and, for deploy jobs, a ServiceAccount (owned by the
+// Secret) and a RoleBinding in the environment's namespace.
+type JobObjects struct {
+	Pod            *corev1.Pod
+	Secret         *corev1.Secret
+	ServiceAccount *corev1.ServiceAccount
+	RoleBinding    *rbacv1.RoleBinding
+	// TokenSeconds is the deploy token's lifetime: the pod's deadline, at least the
+	// API's minimum.
+	TokenSeconds int64
+}
+
+// BuildPod translates a job into its pod and its Secret; see BuildJob.
 func BuildPod(job *jobspec.Job, pc PodConfig) (*corev1.Pod, *corev1.Secret, error) {
+	o, err := BuildJob(job, pc)
+	if err != nil {
+		return nil, nil, err
+	}
+	return o.Pod, o.Secret, nil
+}
+
+// BuildJob translates a job into its objects; it does no I/O. Errors wrapping ErrInvalidJob
+// are the job's fault; errForbiddenByConfig, a request the configuration refuses.
+func BuildJob(job *jobspec.Job, pc PodConfig) (*JobObjects, error) {
 	// The job as the agent sees it: GitLab's variables plus the runner's.
 	j := *job
 	j.Variables = append(slices.Clone(job.Variables), pc.runnerVariables(job)...)
@@ -42,81 +68,92 @@ func BuildPod(job *jobspec.Job, pc PodConfig) (*corev1.Pod, *corev1.Secret, erro
 		Labels:      pc.podLabels(&j, public),
 		Annotations: pc.podAnnotations(&j, public),
 	}
+	f, err := pc.features(&j)
+	if err != nil {
+		return nil, err
+	}
 	agent := jobpod.Config{
 		GitLabURL:  pc.Runner.GitLabURL,
 		BuildsDir:  jobpod.BuildsDir,
 		ProjectDir: projectDir(&j),
 		Entrypoint: job.Image.Entrypoint,
+		Kubectl:    f.deploy != nil,
 	}
 	if pc.CacheClaim != "" {
 		agent.CacheDir = jobpod.CacheDir
 	}
 	secret, err := buildSecret(*meta.DeepCopy(), &j, agent, len(job.Services) > 0)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
+	}
+	if f.buildKit {
+		secret.Data[jobpod.BuildKitConfigFile] = buildKitConfigTOML(pc.InsecureRegistries)
 	}
 
-	spec, err := pc.podSpec(&j, public, secret)
+	spec, err := pc.podSpec(&j, f, secret)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if spec, err = applyPatches(spec, pc.Patches); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	pod := &corev1.Pod{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
-		ObjectMeta: meta,
-		Spec:       *spec,
+	o := &JobObjects{
+		Pod: &corev1.Pod{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+			ObjectMeta: meta,
+			Spec:       *spec,
+		},
+		Secret: secret,
 	}
-	return pod, secret, nil
+	if f.deploy != nil {
+		o.ServiceAccount, o.RoleBinding = deployObjects(*meta.DeepCopy(), f.deploy)
+		o.TokenSeconds = max(minTokenSeconds, *spec.ActiveDeadlineSeconds)
+	}
+	return o, nil
 }
 
-func (pc *PodConfig) podSpec(job *jobspec.Job, public jobspec.Variables, secret *corev1.Secret) (*corev1.PodSpec, error) {
-	image := imageVariables(job.Variables).Expand(job.Image.Name)
-	if image == "" {
-		image = pc.DefaultImage
-	}
-	buildPolicy, err := pc.pullPolicy(image, job.Image.PullPolicy)
-	if err != nil {
-		return nil, err
-	}
-	buildRes, err := pc.Build.forJob(buildResourcePrefix, job.Variables)
-	if err != nil {
-		return nil, err
-	}
-	helperRes, err := pc.Helper.forJob(helperResourcePrefix, job.Variables)
-	if err != nil {
-		return nil, err
-	}
-	volumes, mounts := pc.volumes(secret.Name)
-	dir := projectDir(job)
+// features are what a job gets beyond its script: a security profile, an image builder,
+// cluster access.
+type features struct {
+	security Security
+	buildKit bool
+	deploy   *config.Deploy
+}
 
-	prepare := corev1.Container{
-		Name:            prepareContainer,
-		Image:           pc.HelperImage,
-		Command:         []string{"kuberunner", "step", "prepare"},
-		Resources:       helperRes,
-		VolumeMounts:    mounts.prepare,
-		SecurityContext: pc.SecurityContext.DeepCopy(),
+func (pc *PodConfig) features(job *jobspec.Job) (features, error) {
+	var f features
+	var err error
+	if f.security, err = pc.securityFor(job.Variables); err != nil {
+		return f, err
 	}
-	build := corev1.Container{
-		Name:            buildContainer,
-		Image:           image,
-		Command:         []string{jobpod.Binary, "step", "run"},
-		WorkingDir:      dir,
-		Env:             containerEnv(job.Variables, ""),
-		Resources:       buildRes,
-		VolumeMounts:    mounts.build,
-		ImagePullPolicy: buildPolicy,
-		SecurityContext: pc.SecurityContext.DeepCopy(),
+	if f.buildKit, err = pc.wantsBuildKit(job.Variables); err != nil {
+		return f, err
 	}
+	f.deploy = pc.deployFor(job.Variables)
+	return f, nil
+}
+
+func (pc *PodConfig) podSpec(job *jobspec.Job, f features, secret *corev1.Secret) (*corev1.PodSpec, error) {
 	serviceSecret := ""
 	if len(job.Services) > 0 {
 		serviceSecret = secret.Name
 	}
-	services, hostAliases, err := pc.serviceContainers(job, serviceSecret, mounts.service)
+	volumes, mounts := pc.volumes(secret, f)
+	services, hostAliases, err := pc.serviceContainers(job, serviceSecret, mounts.service, f.security)
 	if err != nil {
 		return nil, err
+	}
+	build, err := pc.buildContainer(job, f, secret, mounts.build)
+	if err != nil {
+		return nil, err
+	}
+	prepare, err := pc.prepareContainer(job, f, mounts.prepare)
+	if err != nil {
+		return nil, err
+	}
+	sidecars := services
+	if f.buildKit {
+		sidecars = append([]corev1.Container{pc.buildKitContainer()}, services...)
 	}
 
 	timeout := int64(job.RunnerInfo.Timeout)
@@ -125,7 +162,7 @@ func (pc *PodConfig) podSpec(job *jobspec.Job, public jobspec.Variables, secret 
 	}
 	spec := &corev1.PodSpec{
 		RestartPolicy:                 corev1.RestartPolicyNever,
-		InitContainers:                append([]corev1.Container{prepare}, services...),
+		InitContainers:                append([]corev1.Container{prepare}, sidecars...),
 		Containers:                    []corev1.Container{build},
 		Volumes:                       volumes,
 		ServiceAccountName:            pc.ServiceAccount,
@@ -133,7 +170,7 @@ func (pc *PodConfig) podSpec(job *jobspec.Job, public jobspec.Variables, secret 
 		NodeSelector:                  pc.NodeSelector,
 		Tolerations:                   pc.Tolerations,
 		Affinity:                      pc.Affinity.DeepCopy(),
-		SecurityContext:               pc.PodSecurityContext.DeepCopy(),
+		SecurityContext:               f.security.Pod.DeepCopy(),
 		HostAliases:                   hostAliases,
 		ActiveDeadlineSeconds:         ptr(timeout + int64(pc.DeadlineMargin.Seconds())),
 		TerminationGracePeriodSeconds: ptr(int64(pc.GracefulCancel.Seconds())),
@@ -150,19 +187,85 @@ func (pc *PodConfig) podSpec(job *jobspec.Job, public jobspec.Variables, secret 
 	return spec, nil
 }
 
+// prepareContainer clones the sources and copies the agent (and kubectl) into the pod.
+func (pc *PodConfig) prepareContainer(job *jobspec.Job, f features, mounts []corev1.VolumeMount) (corev1.Container, error) {
+	res, err := pc.Helper.forJob(helperResourcePrefix, job.Variables)
+	if err != nil {
+		return corev1.Container{}, err
+	}
+	return corev1.Container{
+		Name:            prepareContainer,
+		Image:           pc.HelperImage,
+		Command:         []string{"kuberunner", "step", "prepare"},
+		Resources:       res,
+		VolumeMounts:    mounts,
+		SecurityContext: f.security.Container.DeepCopy(),
+	}, nil
+}
+
+// buildContainer runs the job image with the agent as its command. Its environment tells
+// the build and deploy tools where the job's daemon, credentials and cluster are.
+func (pc *PodConfig) buildContainer(job *jobspec.Job, f features, secret *corev1.Secret, mounts []corev1.VolumeMount) (corev1.Container, error) {
+	image := imageVariables(job.Variables).Expand(job.Image.Name)
+	if image == "" {
+		image = pc.DefaultImage
+	}
+	policy, err := pc.pullPolicy(image, job.Image.PullPolicy)
+	if err != nil {
+		return corev1.Container{}, err
+	}
+	res, err := pc.Build.forJob(buildResourcePrefix, job.Variables)
+	if err != nil {
+		return corev1.Container{}, err
+	}
+	env := containerEnv(job.Variables, "")
+	if f.buildKit {
+		env = append(env, corev1.EnvVar{Name: buildkit.HostEnv, Value: buildKitAddr})
+	}
+	if _, ok := secret.Data[corev1.DockerConfigJsonKey]; ok {
+		env = append(env, corev1.EnvVar{Name: buildkit.DockerConfigEnv, Value: jobpod.DockerConfigDir})
+	}
+	if len(pc.InsecureRegistries) > 0 {
+		env = append(env, corev1.EnvVar{Name: buildkit.InsecureRegistriesEnv, Value: strings.Join(pc.InsecureRegistries, ",")})
+	}
+	if f.deploy != nil {
+		env = append(env, corev1.EnvVar{Name: "KUBECONFIG", Value: jobpod.JobDir + "/" + jobpod.KubeconfigFile})
+	}
+	return corev1.Container{
+		Name:            buildContainer,
+		Image:           image,
+		Command:         []string{jobpod.Binary, "step", "run"},
+		WorkingDir:      projectDir(job),
+		Env:             env,
+		Resources:       res,
+		VolumeMounts:    mounts,
+		ImagePullPolicy: policy,
+		SecurityContext: f.security.Container.DeepCopy(),
+	}, nil
+}
+
 type containerMounts struct{ prepare, build, service []corev1.VolumeMount }
 
 // volumes: the agent binary (written by prepare, read by build), the job Secret (only the
 // agent's two files, read-only), the workspace and, if configured, the cache claim.
-func (pc *PodConfig) volumes(secretName string) ([]corev1.Volume, containerMounts) {
+func (pc *PodConfig) volumes(secret *corev1.Secret, f features) ([]corev1.Volume, containerMounts) {
+	items := []corev1.KeyToPath{
+		{Key: jobpod.JobFile, Path: jobpod.JobFile},
+		{Key: jobpod.ConfigFile, Path: jobpod.ConfigFile},
+	}
+	if _, ok := secret.Data[corev1.DockerConfigJsonKey]; ok {
+		items = append(items, corev1.KeyToPath{Key: corev1.DockerConfigJsonKey,
+			Path: strings.TrimPrefix(jobpod.DockerConfigDir, jobpod.JobDir+"/") + "/config.json"})
+	}
+	if f.deploy != nil {
+		// The key is added when the token exists, before the pod is created.
+		items = append(items, corev1.KeyToPath{Key: jobpod.KubeconfigFile, Path: jobpod.KubeconfigFile})
+	}
 	volumes := []corev1.Volume{
 		{Name: binVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 		{Name: jobVolume, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
-			SecretName: secretName,
-			Items: []corev1.KeyToPath{
-				{Key: jobpod.JobFile, Path: jobpod.JobFile},
-				{Key: jobpod.ConfigFile, Path: jobpod.ConfigFile},
-			},
+			SecretName: secret.Name,
+			Items:      items,
 			// Readable by whichever user the job image runs as; the script is
 			// given these values anyway (CI_JOB_TOKEN), and no other pod mounts them.
 			DefaultMode: ptr(int32(0o444)),
@@ -183,6 +286,9 @@ func (pc *PodConfig) volumes(secretName string) ([]corev1.Volume, containerMount
 		cache := corev1.VolumeMount{Name: cacheVolume, MountPath: jobpod.CacheDir}
 		m.prepare = append(m.prepare, cache)
 		m.build = append(m.build, cache)
+	}
+	if f.buildKit {
+		volumes = append(volumes, buildKitVolumes(secret.Name)...)
 	}
 	return volumes, m
 }

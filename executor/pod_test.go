@@ -28,14 +28,20 @@ func TestBuildPodGolden(t *testing.T) {
 	}{
 		{"minimal", minimalJob(), ""},
 		{"full", fullJob(), fullConfigYAML},
+		{"builder", builderJob(), builderConfigYAML},
+		{"deploy", deployJob(), deployConfigYAML},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			pod, secret, err := BuildPod(tc.job, mustPodConfig(t, tc.config))
+			o, err := BuildJob(tc.job, mustPodConfig(t, tc.config))
 			if err != nil {
-				t.Fatalf("BuildPod: %v", err)
+				t.Fatalf("BuildJob: %v", err)
 			}
-			got := goldenYAML(t, pod, secret)
+			var extra []any
+			if o.ServiceAccount != nil {
+				extra = append(extra, o.ServiceAccount, o.RoleBinding)
+			}
+			got := goldenYAML(t, o.Pod, o.Secret, extra...)
 			path := filepath.Join("testdata", tc.name+".yaml")
 			if *update {
 				if err := os.WriteFile(path, got, 0o644); err != nil {
@@ -55,12 +61,12 @@ func TestBuildPodGolden(t *testing.T) {
 
 // goldenYAML renders the pod and the Secret, the Secret's data as text so reviews can read
 // it (job.json indented).
-func goldenYAML(t *testing.T, pod *corev1.Pod, secret *corev1.Secret) []byte {
+func goldenYAML(t *testing.T, pod *corev1.Pod, secret *corev1.Secret, extra ...any) []byte {
 	t.Helper()
 	readable := secret.DeepCopy()
 	readable.StringData = map[string]string{}
 	for k, v := range readable.Data {
-		if strings.HasSuffix(k, ".json") {
+		if strings.HasSuffix(k, ".json") || k == corev1.DockerConfigJsonKey {
 			var out strings.Builder
 			var tree any
 			if err := json.Unmarshal(v, &tree); err != nil {
@@ -74,7 +80,7 @@ func goldenYAML(t *testing.T, pod *corev1.Pod, secret *corev1.Secret) []byte {
 	}
 	readable.Data = nil
 	var out []byte
-	for _, obj := range []any{pod, readable} {
+	for _, obj := range append([]any{pod, readable}, extra...) {
 		b, err := yaml.Marshal(obj)
 		if err != nil {
 			t.Fatal(err)

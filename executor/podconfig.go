@@ -19,6 +19,9 @@ import (
 // Any other BuildPod error is the runner's configuration.
 var ErrInvalidJob = errors.New("invalid job")
 
+// errForbiddenByConfig marks a job asking for what the runner's configuration forbids.
+var errForbiddenByConfig = errors.New("refused by the runner's configuration")
+
 // PodConfig is a runner's Kubernetes configuration compiled into Kubernetes types, once,
 // when the runner starts; BuildPod only reads it.
 type PodConfig struct {
@@ -42,8 +45,13 @@ type PodConfig struct {
 	AllowedPullPolicies []string // GitLab spelling
 	Build, Service      ResourceConfig
 	Helper              ResourceConfig
-	SecurityContext     *corev1.SecurityContext
-	PodSecurityContext  *corev1.PodSecurityContext
+	// Security is the runner's profile (SecurityProfile), Hardened the one a job may ask for.
+	Security            Security
+	Hardened            Security
+	SecurityProfile     string
+	BuildKit            BuildKitConfig
+	Deploys             []config.Deploy
+	InsecureRegistries  []string
 	DeadlineMargin      time.Duration
 	GracefulCancel      time.Duration
 	CacheClaim          string
@@ -121,7 +129,14 @@ func NewPodConfig(k config.Kubernetes, runner RunnerInfo) (PodConfig, error) {
 	if pc.Helper, err = compileResources(k.Helper); err != nil {
 		errs = append(errs, fmt.Errorf("helper: %w", err))
 	}
-	pc.SecurityContext, pc.PodSecurityContext = compileSecurity(k.SecurityContext)
+	pc.Security, pc.Hardened = compileSecurity(k.SecurityContext)
+	pc.SecurityProfile = k.SecurityContext.Profile
+	pc.Deploys = k.Deploy
+	pc.InsecureRegistries = k.InsecureRegistries
+	pc.BuildKit = BuildKitConfig{Mode: k.BuildKit.Mode, Image: k.BuildKit.Image}
+	if pc.BuildKit.Resources, err = compileResources(k.BuildKit.Resources); err != nil {
+		errs = append(errs, fmt.Errorf("buildkit.resources: %w", err))
+	}
 	if pc.Patches, err = compilePatches(k.PodSpecPatches); err != nil {
 		errs = append(errs, err)
 	}

@@ -33,29 +33,30 @@ func (k *Kubernetes) Run(ctx context.Context, job *jobspec.Job, log io.Writer, g
 type jobRun struct {
 	k   *Kubernetes
 	job *jobspec.Job
-	out io.Writer
-	pod *corev1.Pod
+	out  io.Writer
+	objs *JobObjects
+	pod  *corev1.Pod // as created
 }
 
 func (j *jobRun) run(ctx context.Context, graceful <-chan struct{}) jobspec.Result {
-	pod, secret, err := BuildPod(j.job, j.k.pc)
+	objs, err := BuildJob(j.job, j.k.pc)
 	j.section("prepare_executor", `Preparing the "kubernetes" executor`, func() {
 		j.printf("Using Kubernetes namespace: %s\n", j.k.pc.Namespace)
-		if pod != nil {
-			j.printf("Using Kubernetes executor with image %s ...\n", pod.Spec.Containers[0].Image)
+		if objs != nil {
+			j.describe(objs)
 		}
 	})
 	if err != nil {
-		if errors.Is(err, ErrInvalidJob) {
-			return jobspec.Result{Reason: jobspec.ScriptFailure, Err: err}
-		}
+		// Nothing of the job ran: never a script_failure, whoever is to blame.
 		return jobspec.Result{Reason: jobspec.RunnerConfigurationError, Err: err}
 	}
+	j.objs = objs
+	pod := objs.Pod
 	feed := j.k.feeds.subscribe(pod.Name)
 	defer j.k.feeds.unsubscribe(pod.Name)
 
 	j.printf("%sPreparing environment%s\n", trace.ANSIBoldCyan, trace.ANSIReset)
-	created, err := createJobObjects(ctx, j.k.client, pod, secret)
+	created, err := createJobObjects(ctx, j.k.client, objs, j.k.api)
 	if err != nil {
 		return jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: err}
 	}
@@ -85,7 +86,7 @@ func (j *jobRun) run(ctx context.Context, graceful <-chan struct{}) jobspec.Resu
 	}
 	drain.Stop()
 
-	if err := j.cleanup(feed, secret); err != nil {
+	if err := j.cleanup(feed); err != nil {
 		j.warnf("cleanup: %v", err)
 		if res.Success() {
 			res = jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: err}
@@ -164,11 +165,13 @@ func (j *jobRun) timeout() time.Duration {
 }
 
 // cleanup deletes the pod at once (the job is over; a graceful delete under way is cut short:
-// its build container ended, only services are left) and the Secret, and waits for the
+// its build container ended, only services are left), the Secret and any deploy access
+// (the token dies with the Secret it is bound to), and waits for the
 // informer to confirm the pod is gone. It does not use the job's context: an aborted job
 // must still be cleaned up.
-func (j *jobRun) cleanup(feed *podFeed, secret *corev1.Secret) error {
-	errs := []error{deletePod(j.k.client, j.pod, 0), deleteSecret(j.k.client, secret)}
+func (j *jobRun) cleanup(feed *podFeed) error {
+	errs := []error{deletePod(j.k.client, j.pod, 0), deleteSecret(j.k.client, j.objs.Secret),
+		deleteDeployObjects(j.k.client, j.objs)}
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
 	for {
@@ -191,6 +194,19 @@ func (j *jobRun) cleanup(feed *podFeed, secret *corev1.Secret) error {
 		break
 	}
 	return errors.Join(errs...)
+}
+
+// describe says what the job gets, before anything is created.
+func (j *jobRun) describe(o *JobObjects) {
+	j.printf("Using Kubernetes executor with image %s ...\n", o.Pod.Spec.Containers[0].Image)
+	for _, c := range o.Pod.Spec.InitContainers {
+		if c.Name == buildKitContainer {
+			j.printf("Using rootless BuildKit with image %s (%s=%s)\n", c.Image, "BUILDKIT_HOST", buildKitAddr)
+		}
+	}
+	if rb := o.RoleBinding; rb != nil {
+		j.printf("Granting this job cluster role %s in namespace %s until it ends\n", rb.RoleRef.Name, rb.Namespace)
+	}
 }
 
 func (j *jobRun) section(name, header string, fn func()) {

@@ -43,7 +43,7 @@ func buildSecret(meta metav1.ObjectMeta, job *jobspec.Job, agent jobpod.Config, 
 			}
 		}
 	}
-	if cfg, ok, err := dockerConfigJSON(job.Credentials); err != nil {
+	if cfg, ok, err := dockerConfigJSON(job); err != nil {
 		return nil, err
 	} else if ok {
 		s.Type = corev1.SecretTypeDockerConfigJson
@@ -53,22 +53,46 @@ func buildSecret(meta metav1.ObjectMeta, job *jobspec.Job, agent jobpod.Config, 
 }
 
 type dockerAuth struct {
-	Username string `json:"username"`
-	Password string `json:"password"`
-	Auth     string `json:"auth"`
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+	Auth     string `json:"auth,omitempty"`
 }
 
-// dockerConfigJSON renders the job's registry credentials as ~/.docker/config.json.
-func dockerConfigJSON(creds []jobspec.Credential) ([]byte, bool, error) {
+// dockerConfigJSON renders the job's registry credentials as a Docker config.json, for the
+// kubelet's image pulls and for the job's own builds and tags. Later sources win for the
+// same registry, in GitLab's order of precedence: the payload's registry credentials,
+// CI_REGISTRY_USER/CI_REGISTRY_PASSWORD for CI_REGISTRY, then DOCKER_AUTH_CONFIG.
+func dockerConfigJSON(job *jobspec.Job) ([]byte, bool, error) {
 	auths := map[string]dockerAuth{}
-	for _, c := range creds {
-		if c.Type != "registry" || c.URL == "" {
-			continue
+	add := func(registry, user, password string) {
+		auths[registry] = dockerAuth{
+			Username: user,
+			Password: password,
+			Auth:     base64.StdEncoding.EncodeToString([]byte(user + ":" + password)),
 		}
-		auths[c.URL] = dockerAuth{
-			Username: c.Username,
-			Password: c.Password,
-			Auth:     base64.StdEncoding.EncodeToString([]byte(c.Username + ":" + c.Password)),
+	}
+	for _, c := range job.Credentials {
+		if c.Type == "registry" && c.URL != "" {
+			add(c.URL, c.Username, c.Password)
+		}
+	}
+	vars := job.Variables
+	if r, u, p := vars.Get("CI_REGISTRY"), vars.Get("CI_REGISTRY_USER"), vars.Get("CI_REGISTRY_PASSWORD"); r != "" && u != "" && p != "" {
+		add(r, u, p)
+	}
+	if raw := vars.Get("DOCKER_AUTH_CONFIG"); raw != "" {
+		var cfg struct {
+			Auths map[string]dockerAuth `json:"auths"`
+		}
+		// The value is secret: the error must not quote it.
+		if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
+			return nil, false, fmt.Errorf("%w: DOCKER_AUTH_CONFIG is not a Docker config.json (a JSON object with \"auths\")", ErrInvalidJob)
+		}
+		for registry, a := range cfg.Auths {
+			if a.Auth == "" {
+				a.Auth = base64.StdEncoding.EncodeToString([]byte(a.Username + ":" + a.Password))
+			}
+			auths[registry] = a
 		}
 	}
 	if len(auths) == 0 {

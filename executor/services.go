@@ -16,7 +16,7 @@ import (
 // restartPolicy Always, which start before the build container, run beside it and stop
 // after it (Kubernetes 1.29+ by default). They share the pod's network, so every alias
 // resolves to 127.0.0.1 through hostAliases.
-func (pc *PodConfig) serviceContainers(job *jobspec.Job, secretName string, mounts []corev1.VolumeMount) ([]corev1.Container, []corev1.HostAlias, error) {
+func (pc *PodConfig) serviceContainers(job *jobspec.Job, secretName string, mounts []corev1.VolumeMount, sec Security) ([]corev1.Container, []corev1.HostAlias, error) {
 	res, err := pc.Service.forJob(serviceResourcePrefix, job.Variables)
 	if err != nil {
 		return nil, nil, err
@@ -43,7 +43,7 @@ func (pc *PodConfig) serviceContainers(job *jobspec.Job, secretName string, moun
 			Resources:       *res.DeepCopy(),
 			VolumeMounts:    mounts,
 			ImagePullPolicy: policy,
-			SecurityContext: pc.SecurityContext.DeepCopy(),
+			SecurityContext: sec.Container.DeepCopy(),
 			RestartPolicy:   ptr(corev1.ContainerRestartPolicyAlways),
 		}
 		containers = append(containers, c)

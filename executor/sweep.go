@@ -15,7 +15,8 @@ const orphanSecretAge = time.Minute
 
 // Sweep deletes what earlier runs of this runner left behind (it was killed mid-job): pods
 // whose job is over (finished, or running past their active deadline, which the kubelet
-// should have enforced) and Secrets that never got their pod. Pods of jobs still running,
+// should have enforced), Secrets that never got their pod and deploy ServiceAccounts
+// (with their RoleBindings) whose pod is gone. Pods of jobs still running,
 // possibly another replica's, are left alone. It reads pods from the informer's cache.
 func (k *Kubernetes) Sweep(ctx context.Context, now time.Time) error {
 	pods, err := k.pods.List(labels.Everything())
@@ -30,6 +31,15 @@ func (k *Kubernetes) Sweep(ctx context.Context, now time.Time) error {
 	}
 	if _, err := SweepOrphanSecrets(ctx, k.client, k.pc.Namespace, k.pc.Runner.Name, orphanSecretAge, now); err != nil {
 		errs = append(errs, err)
+	}
+	podExists := func(name string) bool {
+		_, err := k.pods.Get(name)
+		return err == nil
+	}
+	for _, ns := range k.pc.deployNamespaces() {
+		if _, err := SweepDeployAccess(ctx, k.client, ns, k.pc.Runner.Name, podExists, orphanSecretAge, now); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

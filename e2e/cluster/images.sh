@@ -145,8 +145,8 @@ image_buildkit() {
 	push buildkit-rootless "$IMAGE_BUILDKIT" "$ctx" "$ctx"
 }
 
-# image_kuberunner builds the repository's Dockerfile around a static build of ./cmd/kuberunner.
-# While that command does not build yet (it is being written), the image is skipped, loudly.
+# image_kuberunner builds the repository's Dockerfile around a static build of ./cmd/kuberunner
+# and the cluster's static kubectl.
 image_kuberunner() {
 	local ctx=$STATE/images/kuberunner
 	rm -rf "$ctx" && mkdir -p "$ctx"
@@ -155,6 +155,8 @@ image_kuberunner() {
 		cat "$LOGS/build-kuberunner.log" >&2
 		die "./cmd/kuberunner does not build"
 	fi
+	# Deploy jobs get kubectl copied in from this image: the static one the cluster build made.
+	cp "$K8S_BIN/kubectl" "$ctx/kubectl" || die "no kubectl in $K8S_BIN"
 	# The base must hold git for the prepare step: the Debian image built just before.
 	push kuberunner "$IMAGE_KUBERUNNER" "$ctx" "$REPO_DIR" \
 		--opt build-arg:BASE="$(pinned "$IMAGE_DEBIAN_GIT")"

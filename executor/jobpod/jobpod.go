@@ -13,6 +13,14 @@ const (
 	JobFile = "job.json"
 	// ConfigFile is the agent's Config.
 	ConfigFile = "agent.json"
+	// BuildKitConfigFile is the key of buildkitd's configuration (registries it may
+	// reach over plain HTTP) in the job's Secret; only the BuildKit sidecar mounts it.
+	BuildKitConfigFile = "buildkitd.toml"
+	// KubeconfigFile is a deploy job's kubeconfig, in JobDir; KUBECONFIG points at it.
+	KubeconfigFile = "kubeconfig"
+	// DockerConfigDir holds config.json with the job's registry credentials;
+	// DOCKER_CONFIG points at it.
+	DockerConfigDir = JobDir + "/docker"
 	// BinDir is the shared volume the prepare step copies the kuberunner binary into.
 	BinDir = "/kr/bin"
 	// Binary is the agent's path in the build container.
@@ -35,6 +43,8 @@ type Config struct {
 	ProjectDir string `json:"project_dir"`
 	// CacheDir is the cache store's folder; empty disables the cache.
 	CacheDir string `json:"cache_dir,omitempty"`
+	// Kubectl asks prepare to copy the helper image's kubectl into BinDir (deploy jobs).
+	Kubectl bool `json:"kubectl,omitempty"`
 	// Entrypoint is the job image's entrypoint override: the shell runs as its arguments.
 	Entrypoint []string `json:"entrypoint,omitempty"`
 }
