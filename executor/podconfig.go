@@ -46,16 +46,16 @@ type PodConfig struct {
 	Build, Service      ResourceConfig
 	Helper              ResourceConfig
 	// Security is the runner's profile (SecurityProfile), Hardened the one a job may ask for.
-	Security            Security
-	Hardened            Security
-	SecurityProfile     string
-	BuildKit            BuildKitConfig
-	Deploys             []config.Deploy
-	InsecureRegistries  []string
-	DeadlineMargin      time.Duration
-	GracefulCancel      time.Duration
-	CacheClaim          string
-	Patches             []SpecPatch
+	Security           Security
+	Hardened           Security
+	SecurityProfile    string
+	BuildKit           BuildKitConfig
+	Deploys            []config.Deploy
+	InsecureRegistries []string
+	DeadlineMargin     time.Duration
+	GracefulCancel     time.Duration
+	CacheClaim         string
+	Patches            []SpecPatch
 }
 
 // RunnerInfo is the runner as jobs see it.

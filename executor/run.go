@@ -31,8 +31,8 @@ func (k *Kubernetes) Run(ctx context.Context, job *jobspec.Job, log io.Writer, g
 
 // jobRun is one job's pod from creation to deletion.
 type jobRun struct {
-	k   *Kubernetes
-	job *jobspec.Job
+	k    *Kubernetes
+	job  *jobspec.Job
 	out  io.Writer
 	objs *JobObjects
 	pod  *corev1.Pod // as created
