@@ -168,7 +168,9 @@ func TestRunOutcomes(t *testing.T) {
 			jobspec.Result{Reason: jobspec.ScriptFailure, ExitCode: 3}, "$ make test\nok\n"},
 		{"image pull", corev1.PodStatus{Phase: corev1.PodPending, InitContainerStatuses: []corev1.ContainerStatus{prepareDone},
 			ContainerStatuses: []corev1.ContainerStatus{waitingStatus(buildContainer, "golang:1.26", "ErrImagePull", "not found")}},
-			jobspec.Result{Reason: jobspec.ImagePullFailure}, `Waiting for pod`},
+			// Not "Waiting for pod": the informer may deliver the Pending and the
+			// ErrImagePull states as one update, and then there was no wait to report.
+			jobspec.Result{Reason: jobspec.ImagePullFailure}, "Created pod ci/kr-job-42\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

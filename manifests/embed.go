@@ -1,7 +1,8 @@
 // Package manifests owns what an operator applies to run kuberunner in a cluster: the
 // kustomize base (namespace, ServiceAccount, the runner's least-privilege Role and its
-// binding, the Deployment, the metrics Service), an example configuration, an overlay that
-// runs jobs in another namespace, and the Grafana dashboard.
+// binding, the Deployment, the metrics Service), the Role deploy jobs' namespaces grant the
+// runner (deploy/), an example configuration, an overlay that runs jobs in another
+// namespace, and the Grafana dashboard.
 //
 // The files are embedded, and decoded by Base and Role, so that tests (unit tests here,
 // end-to-end tests on a cluster) check and apply exactly what operators get. Enforcer
@@ -11,8 +12,8 @@ package manifests
 
 import "embed"
 
-// FS holds base/, examples/, grafana/ and config.example.yaml with their repository paths
+// FS holds base/, deploy/, examples/, grafana/ and config.example.yaml with their repository paths
 // ("base/role.yaml").
 //
-//go:embed base examples grafana config.example.yaml
+//go:embed base deploy examples grafana config.example.yaml
 var FS embed.FS

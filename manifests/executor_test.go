@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -29,6 +31,46 @@ var podsResource = corev1.SchemeGroupVersion.WithResource("pods")
 // kubelet.
 func TestExecutorRunsWithOnlyTheRole(t *testing.T) {
 	r := role(t)
+	runJobUnderRoles(t, job(), config.Kubernetes{Namespace: r.Namespace, HelperImage: "kuberunner:dev"}, r)
+}
+
+// TestDeployAndBuildJobRunWithOnlyTheRoles: a job with an image builder and deploy access
+// needs base/role.yaml in the jobs' namespace and deploy/role.yaml in the environment's,
+// and nothing else: not even a right in the target namespace that deploy/role.yaml lacks.
+func TestDeployAndBuildJobRunWithOnlyTheRoles(t *testing.T) {
+	r, d := role(t), deployRole(t)
+	j := job()
+	j.Variables = append(j.Variables,
+		jobspec.Variable{Key: "KUBERUNNER_BUILDKIT", Value: "true", Public: true},
+		jobspec.Variable{Key: "CI_ENVIRONMENT_NAME", Value: "staging", Public: true})
+	c := runJobUnderRoles(t, j, config.Kubernetes{
+		Namespace: r.Namespace, HelperImage: "kuberunner:dev",
+		Deploy: []config.Deploy{{Environment: "stag*", Namespace: d.Namespace, ClusterRole: "edit"}},
+	}, r, d)
+	// Nothing of the job's access is left in the target namespace.
+	sas, err := c.Tracker().List(corev1.SchemeGroupVersion.WithResource("serviceaccounts"),
+		corev1.SchemeGroupVersion.WithKind("ServiceAccount"), d.Namespace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if items, _ := meta.ExtractList(sas); len(items) != 0 {
+		t.Errorf("%d service accounts left in %s after the job", len(items), d.Namespace)
+	}
+}
+
+func deployRole(t *testing.T) *rbacv1.Role {
+	t.Helper()
+	r, err := manifests.DeployRole()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// runJobUnderRoles runs job to success under the Roles and fails the test on any request
+// they refuse. It returns the fake clientset.
+func runJobUnderRoles(t *testing.T, job *jobspec.Job, kc config.Kubernetes, roles ...*rbacv1.Role) *fake.Clientset {
+	t.Helper()
 	c := fake.NewClientset()
 	// The API server stamps creationTimestamp; without it the executor's sweep at start
 	// would take the job's Secret for an old orphan.
@@ -40,17 +82,22 @@ func TestExecutorRunsWithOnlyTheRole(t *testing.T) {
 		}
 		return false, nil, nil
 	})
-	enf := manifests.NewEnforcer(r)
+	// The fake's tracker has no TokenRequest API.
+	c.PrependReactor("create", "serviceaccounts", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() != "token" {
+			return false, nil, nil
+		}
+		return true, &authenticationv1.TokenRequest{Status: authenticationv1.TokenRequestStatus{Token: "fake-token"}}, nil
+	})
+	enf := manifests.NewEnforcer(roles...)
 	enf.Install(&c.Fake)
-	pods, err := c.Tracker().Watch(podsResource, r.Namespace)
+	pods, err := c.Tracker().Watch(podsResource, kc.Namespace)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pods.Stop()
 
-	rc := config.Runner{Name: "r1", URL: "https://gitlab.example.com", Kubernetes: config.Kubernetes{
-		Namespace: r.Namespace, HelperImage: "kuberunner:dev",
-	}}
+	rc := config.Runner{Name: "r1", URL: "https://gitlab.example.com", Kubernetes: kc}
 	k, err := executor.NewKubernetes(rc, executor.Options{Client: c})
 	if err != nil {
 		t.Fatal(err)
@@ -60,12 +107,16 @@ func TestExecutorRunsWithOnlyTheRole(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	done := make(chan jobspec.Result, 1)
-	go func() { done <- k.Run(ctx, job(), io.Discard, nil) }()
+	go func() { done <- k.Run(ctx, job, io.Discard, nil) }()
 
-	pod := createdPod(ctx, t, pods)
+	pod := createdPod(ctx, t, pods, done, enf)
+	var inits []corev1.ContainerStatus
+	for _, ic := range pod.Spec.InitContainers {
+		inits = append(inits, terminated(ic.Name))
+	}
 	pod.Status = corev1.PodStatus{
 		Phase:                 corev1.PodSucceeded,
-		InitContainerStatuses: []corev1.ContainerStatus{terminated("prepare")},
+		InitContainerStatuses: inits,
 		ContainerStatuses:     []corev1.ContainerStatus{terminated("build")},
 	}
 	if err := c.Tracker().Update(podsResource, pod, pod.Namespace); err != nil {
@@ -74,17 +125,23 @@ func TestExecutorRunsWithOnlyTheRole(t *testing.T) {
 	select {
 	case res := <-done:
 		if res.Reason != jobspec.FailureNone || res.Err != nil {
-			t.Errorf("Run = %+v, want success", res)
+			t.Errorf("Run = %+v, want success; refused: %v", res, enf.Denied())
 		}
 	case <-ctx.Done():
 		t.Fatalf("Run did not return; refused so far: %v", enf.Denied())
 	}
-	if diff := cmp.Diff([]string(nil), enf.Denied()); diff != "" {
-		t.Errorf("requests the Role refused (-want +got):\n%s", diff)
+	// The sweep runs in the background once the informer synced; wait for it by
+	// sweeping again, so its calls are checked too.
+	if err := k.Sweep(ctx, time.Now()); err != nil {
+		t.Errorf("sweep: %v", err)
 	}
+	if diff := cmp.Diff([]string(nil), enf.Denied()); diff != "" {
+		t.Errorf("requests the Roles refused (-want +got):\n%s", diff)
+	}
+	return c
 }
 
-func createdPod(ctx context.Context, t *testing.T, w watch.Interface) *corev1.Pod {
+func createdPod(ctx context.Context, t *testing.T, w watch.Interface, done <-chan jobspec.Result, enf *manifests.Enforcer) *corev1.Pod {
 	t.Helper()
 	for {
 		select {
@@ -92,6 +149,8 @@ func createdPod(ctx context.Context, t *testing.T, w watch.Interface) *corev1.Po
 			if p, ok := ev.Object.(*corev1.Pod); ok && ev.Type == watch.Added {
 				return p.DeepCopy()
 			}
+		case res := <-done:
+			t.Fatalf("the job ended before its pod was created: %+v; refused: %v", res, enf.Denied())
 		case <-ctx.Done():
 			t.Fatal("the executor created no pod")
 		}

@@ -101,21 +101,30 @@ func stripComments(doc []byte) []byte {
 }
 
 // Role is the runner's Role, base/role.yaml.
-func Role() (*rbacv1.Role, error) {
-	data, err := FS.ReadFile(path.Join(BaseDir, "role.yaml"))
+func Role() (*rbacv1.Role, error) { return roleIn(path.Join(BaseDir, "role.yaml")) }
+
+// DeployRole is the Role a deploy target namespace grants the runner, deploy/role.yaml.
+func DeployRole() (*rbacv1.Role, error) { return roleIn(path.Join("deploy", "role.yaml")) }
+
+// roleIn decodes the one Role of a manifest file (other objects, such as its binding, may
+// be beside it).
+func roleIn(name string) (*rbacv1.Role, error) {
+	data, err := FS.ReadFile(name)
 	if err != nil {
 		return nil, err
 	}
 	objs, err := Decode(data)
 	if err != nil {
-		return nil, fmt.Errorf("base/role.yaml: %w", err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if len(objs) != 1 {
-		return nil, fmt.Errorf("base/role.yaml: %d objects, want one Role", len(objs))
+	var roles []*rbacv1.Role
+	for _, o := range objs {
+		if r, ok := o.(*rbacv1.Role); ok {
+			roles = append(roles, r)
+		}
 	}
-	role, ok := objs[0].(*rbacv1.Role)
-	if !ok {
-		return nil, fmt.Errorf("base/role.yaml: a %T, want a Role", objs[0])
+	if len(roles) != 1 {
+		return nil, fmt.Errorf("%s: %d Roles, want one", name, len(roles))
 	}
-	return role, nil
+	return roles[0], nil
 }

@@ -3,6 +3,7 @@ package manifests
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -29,17 +30,19 @@ func Allowed(rules []rbacv1.PolicyRule, verb, apiGroup, resource, name string) b
 }
 
 // Enforcer makes a fake clientset (k8s.io/client-go/kubernetes/fake) answer like an API
-// server that grants its client one Role and nothing else: a request outside the Role's
-// namespace or rules fails with Forbidden, so a unit test shows that code needs no more
-// than the Role. It is safe for concurrent use.
+// server that grants its client some Roles and nothing else: a request outside the Roles'
+// namespaces or rules fails with Forbidden, so a unit test shows that code needs no more
+// than the Roles. Like the API server, it lets a RoleBinding be created only if the client
+// may `bind` the role it refers to (the client's holding every right of that role, the
+// other way the API server accepts, is not modelled). It is safe for concurrent use.
 type Enforcer struct {
-	role   *rbacv1.Role
+	roles  []*rbacv1.Role
 	mu     sync.Mutex
 	denied []string
 }
 
-// NewEnforcer returns an Enforcer granting role.
-func NewEnforcer(role *rbacv1.Role) *Enforcer { return &Enforcer{role: role} }
+// NewEnforcer returns an Enforcer granting roles, each in its own namespace.
+func NewEnforcer(roles ...*rbacv1.Role) *Enforcer { return &Enforcer{roles: roles} }
 
 // Install puts e in front of every reactor of f, for requests and for watches.
 func (e *Enforcer) Install(f *clienttesting.Fake) {
@@ -77,14 +80,35 @@ func (e *Enforcer) check(a clienttesting.Action) error {
 		resource += "/" + sub
 	}
 	name := actionName(a)
-	if a.GetNamespace() == e.role.Namespace && Allowed(e.role.Rules, verb, gvr.Group, resource, name) {
-		return nil
+	if !e.allowed(a.GetNamespace(), verb, gvr.Group, resource, name) {
+		return e.deny(a.GetNamespace(), verb, gvr.Group, resource, name)
 	}
+	if ca, ok := a.(clienttesting.CreateAction); ok && verb == "create" && resource == "rolebindings" {
+		if rb, ok := ca.GetObject().(*rbacv1.RoleBinding); ok {
+			kind := strings.ToLower(rb.RoleRef.Kind) + "s"
+			if !e.allowed(a.GetNamespace(), "bind", rbacv1.GroupName, kind, rb.RoleRef.Name) {
+				return e.deny(a.GetNamespace(), "bind", rbacv1.GroupName, kind, rb.RoleRef.Name)
+			}
+		}
+	}
+	return nil
+}
+
+func (e *Enforcer) allowed(namespace, verb, group, resource, name string) bool {
+	for _, r := range e.roles {
+		if namespace == r.Namespace && Allowed(r.Rules, verb, group, resource, name) {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Enforcer) deny(namespace, verb, group, resource, name string) error {
 	e.mu.Lock()
-	e.denied = append(e.denied, fmt.Sprintf("%s %s %s/%s", verb, resource, a.GetNamespace(), name))
+	e.denied = append(e.denied, fmt.Sprintf("%s %s %s/%s", verb, resource, namespace, name))
 	e.mu.Unlock()
-	return apierrors.NewForbidden(schema.GroupResource{Group: gvr.Group, Resource: resource}, name,
-		fmt.Errorf("Role %s/%s does not grant %s", e.role.Namespace, e.role.Name, verb))
+	return apierrors.NewForbidden(schema.GroupResource{Group: group, Resource: resource}, name,
+		fmt.Errorf("no Role in namespace %q grants %s", namespace, verb))
 }
 
 // actionName is the name RBAC sees: none for create (but the parent's for a subresource

@@ -174,3 +174,42 @@ func TestREADMEListsTheRole(t *testing.T) {
 		t.Errorf("README's RBAC table against base/role.yaml (-role +README):\n%s", diff)
 	}
 }
+
+// TestDeployRoleGrantsExactlyWhatDeploysUse: in a deploy target namespace the runner may
+// manage its jobs' ServiceAccounts, tokens and RoleBindings, bind only the named roles,
+// and do nothing else: no escalate, no reading or changing the namespace's workloads.
+func TestDeployRoleGrantsExactlyWhatDeploysUse(t *testing.T) {
+	r := deployRole(t)
+	type g struct{ Verb, Group, Resource, Name string }
+	var got []g
+	for _, rule := range r.Rules {
+		for _, sub := range validation.BreakdownRule(rule) {
+			name := ""
+			if len(sub.ResourceNames) > 0 {
+				name = sub.ResourceNames[0]
+			}
+			got = append(got, g{sub.Verbs[0], sub.APIGroups[0], sub.Resources[0], name})
+		}
+	}
+	want := []g{
+		{"create", "", "serviceaccounts", ""}, {"delete", "", "serviceaccounts", ""}, {"list", "", "serviceaccounts", ""},
+		{"create", "", "serviceaccounts/token", ""},
+		{"create", "rbac.authorization.k8s.io", "rolebindings", ""}, {"delete", "rbac.authorization.k8s.io", "rolebindings", ""},
+		{"bind", "rbac.authorization.k8s.io", "clusterroles", "edit"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("grants of deploy/role.yaml (-want +got):\n%s", diff)
+	}
+	for _, f := range []struct{ verb, group, resource, name string }{
+		{"escalate", "rbac.authorization.k8s.io", "clusterroles", "edit"},
+		{"bind", "rbac.authorization.k8s.io", "clusterroles", "cluster-admin"},
+		{"bind", "rbac.authorization.k8s.io", "roles", ""},
+		{"get", "", "secrets", ""},
+		{"create", "apps", "deployments", ""},
+		{"impersonate", "", "serviceaccounts", ""},
+	} {
+		if manifests.Allowed(r.Rules, f.verb, f.group, f.resource, f.name) {
+			t.Errorf("deploy/role.yaml allows %s %s %s", f.verb, f.resource, f.name)
+		}
+	}
+}
