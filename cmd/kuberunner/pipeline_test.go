@@ -1,0 +1,60 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/urfave/cli/v3"
+)
+
+// newRepo is a git repository whose one commit, with message msg, holds .gitlab-ci.yml.
+func newRepo(t *testing.T, ciYAML, msg string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, ".gitlab-ci.yml"), []byte(ciYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"init", "--quiet", "--initial-branch=main"}, {"add", "-A"}, {"commit", "--quiet", "-m", msg}} {
+		cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
+		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+t.TempDir(),
+			"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	return dir
+}
+
+func TestRepeatableFlagsKeepCommas(t *testing.T) {
+	var walk func(cmd *cli.Command)
+	walk = func(cmd *cli.Command) {
+		if !cmd.DisableSliceFlagSeparator {
+			t.Errorf("command %q splits repeatable flags on commas", cmd.FullName())
+		}
+		for _, sub := range cmd.Commands {
+			walk(sub)
+		}
+	}
+	walk(newApp(nil, nil))
+
+	dir := newRepo(t, `
+job:
+  script: echo
+  rules:
+    - if: $LIST == "a,b"
+`, "first")
+	out, errOut, code := runCLI(t, "pipeline", "lint", "--dir", dir, "--var", "LIST=a,b")
+	if code != 0 || !strings.Contains(out, "is valid: 1 jobs") {
+		t.Errorf("lint --var LIST=a,b: exit %d, out %q, err %q; want the job kept by its rule", code, out, errOut)
+	}
+}
+
+func TestSplitTags(t *testing.T) {
+	got := splitTags([]string{"k8s, linux", "", "gpu,,"})
+	if strings.Join(got, "|") != "k8s|linux|gpu" {
+		t.Errorf("splitTags = %q, want k8s, linux, gpu", got)
+	}
+}
