@@ -88,11 +88,15 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	}
 	p, err := src.compile(opts)
 	if err != nil {
+		if _, ok := errors.AsType[*NoPipelineError](err); ok {
+			// GitLab keeps no trace of a pipeline it did not create: neither do we.
+			_ = os.Remove(src.dir())
+		}
 		return Result{}, err
 	}
 	eng, err = NewEngine(EngineOptions{
 		Pipeline: p, Play: opts.Jobs, Output: out,
-		ArtifactsDir:        filepath.Join(src.top, StateDir, "pipelines", fmt.Sprint(src.pipelineID), "artifacts"),
+		ArtifactsDir:        filepath.Join(src.dir(), "artifacts"),
 		TraceUpdateInterval: time.Second,
 		ProgressInterval:    opts.ProgressInterval,
 		CancelGrace:         opts.CancelGrace,

@@ -107,6 +107,9 @@ func pipelineRun(ctx context.Context, cmd *cli.Command) error {
 		Out:                out,
 		Version:            version,
 	})
+	if noPipeline(out, err) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -144,23 +147,34 @@ func cancelOnInterrupt(cancel context.CancelFunc, out io.Writer) (stop func()) {
 
 func pipelineLint(_ context.Context, cmd *cli.Command) error {
 	p, err := pipeline.Compile(cmd.String("dir"), cmd.String("file"), cmd.StringSlice("var"))
-	if err != nil {
+	w := cmd.Root().Writer
+	if p == nil {
 		return fmt.Errorf("%s is invalid:\n%w", cmd.String("file"), err)
 	}
-	w := cmd.Root().Writer
 	fmt.Fprintf(w, "%s is valid: %d jobs", cmd.String("file"), len(p.Jobs))
 	if len(p.Skipped) > 0 {
 		fmt.Fprintf(w, ", %d left out by rules", len(p.Skipped))
 	}
-	if p.Filtered != "" {
-		fmt.Fprintf(w, "; no pipeline for this commit: %s", p.Filtered)
+	fmt.Fprintln(w)
+	noPipeline(w, err)
+	return nil
+}
+
+// noPipeline prints err if it says GitLab would create no pipeline, which run, lint and
+// show report alike and exit 0 for: GitLab reports no failure either.
+func noPipeline(w io.Writer, err error) bool {
+	np, ok := errors.AsType[*pipeline.NoPipelineError](err)
+	if ok {
+		fmt.Fprintln(w, np.Error())
 	}
-	_, err = fmt.Fprintln(w)
-	return err
+	return ok
 }
 
 func pipelineShow(_ context.Context, cmd *cli.Command) error {
 	p, err := pipeline.Compile(cmd.String("dir"), cmd.String("file"), cmd.StringSlice("var"))
+	if noPipeline(cmd.Root().Writer, err) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("%s is invalid:\n%w", cmd.String("file"), err)
 	}

@@ -58,3 +58,20 @@ func TestSplitTags(t *testing.T) {
 		t.Errorf("splitTags = %q, want k8s, linux, gpu", got)
 	}
 }
+
+// run and lint agree on a commit GitLab creates no pipeline for: they say why and exit 0.
+func TestNoPipelineExitsZero(t *testing.T) {
+	tests := []struct{ name, yaml, msg, want string }{
+		{"ci skip", "build:\n  script: make\n", "Deploy v2\n\n[CI Skip]", "no pipeline: commit message contains [ci skip]"},
+		{"workflow", "workflow:\n  rules:\n    - if: $CI_COMMIT_TAG\nbuild:\n  script: make\n", "first", "no pipeline: workflow:rules matched nothing"},
+	}
+	for _, tc := range tests {
+		dir := newRepo(t, tc.yaml, tc.msg)
+		for _, cmd := range []string{"run", "lint", "show"} {
+			out, errOut, code := runCLI(t, "pipeline", cmd, "--dir", dir)
+			if code != 0 || !strings.Contains(out, tc.want+"\n") {
+				t.Errorf("%s: pipeline %s: exit %d, out %q, err %q; want exit 0 saying %q", tc.name, cmd, code, out, errOut, tc.want)
+			}
+		}
+	}
+}
