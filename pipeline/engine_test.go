@@ -128,8 +128,14 @@ func fails(code int) runnertest.Script {
 
 func runDemo(t *testing.T, ctx context.Context, x *testExecutor, opts Options) (Result, string, string) {
 	t.Helper()
+	return runPipeline(t, ctx, x, opts, demoPipeline)
+}
+
+// runPipeline runs the pipeline ciYAML, committed to a new repository, with x.
+func runPipeline(t *testing.T, ctx context.Context, x *testExecutor, opts Options, ciYAML string) (Result, string, string) {
+	t.Helper()
 	dir := newTestRepo(t)
-	writeFile(t, dir, ".gitlab-ci.yml", demoPipeline)
+	writeFile(t, dir, ".gitlab-ci.yml", ciYAML)
 	gitRun(t, dir, "add", "-A")
 	gitRun(t, dir, "commit", "--quiet", "-m", "add the pipeline")
 	var out bytes.Buffer
@@ -221,9 +227,12 @@ func TestRunWholePipeline(t *testing.T) {
 	if !res.Passed() {
 		t.Error("Passed() = false, want true")
 	}
-	matches, err := filepath.Glob(filepath.Join(dir, StateDir, "pipelines", "1", "artifacts", "job-*-archive-*"))
-	if err != nil || len(matches) != 1 {
-		t.Errorf("stored artifacts = %v (%v), want the build's archive under .kuberunner", matches, err)
+	kept := filepath.Join(dir, StateDir, "pipelines", "1", "jobs", "build", "artifacts.zip")
+	if got := readFile(t, kept); got != "the build's archive" {
+		t.Errorf("%s holds %q, want the build's archive", kept, got)
+	}
+	if want := "==> build: artifacts stored at " + displayPath(kept) + "\n"; !strings.Contains(out, want) {
+		t.Errorf("output lacks %q:\n%s", want, out)
 	}
 	for _, line := range []string{"[lint] exiting with 3", "==> flaky: failed (script_failure, exit code 1, retrying)",
 		"==> deploy: manual (not played: name it with --job to run it)", "Pipeline #1 success in"} {

@@ -25,7 +25,8 @@ import (
 )
 
 // StateDir is the directory, at the top of the repository, where local pipelines keep
-// their artifacts: .kuberunner/pipelines/<id>/artifacts.
+// their artifacts: .kuberunner/pipelines/<id>/jobs/<job>/artifacts.zip (and the reports
+// beside it), linked to the coordinator's uploads in .kuberunner/pipelines/<id>/uploads.
 const StateDir = ".kuberunner"
 
 // Options configure Run.
@@ -96,7 +97,8 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	}
 	eng, err = NewEngine(EngineOptions{
 		Pipeline: p, Play: opts.Jobs, Output: out,
-		ArtifactsDir:        filepath.Join(src.dir(), "artifacts"),
+		ArtifactsDir:        filepath.Join(src.dir(), "uploads"),
+		JobsDir:             filepath.Join(src.dir(), "jobs"),
 		TraceUpdateInterval: time.Second,
 		ProgressInterval:    opts.ProgressInterval,
 		CancelGrace:         opts.CancelGrace,

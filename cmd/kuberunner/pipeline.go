@@ -56,7 +56,10 @@ func pipelineRunCommand() *cli.Command {
 		Usage: "run the pipeline on a Kubernetes cluster through an embedded GitLab-compatible coordinator",
 		Description: `Compiles the repository's .gitlab-ci.yml as a push of HEAD would on GitLab, serves the jobs
 and the repository from this process, and runs every job as a pod with the same runner code
-as 'kuberunner run'. Artifacts are kept under .kuberunner/pipelines/<id>/ in the repository.
+as 'kuberunner run'. Each job's artifacts are kept in the repository under
+.kuberunner/pipelines/<id>/jobs/<job>/ (artifacts.zip, and reports by type: dotenv.gz, ...);
+the run prints where. Variables of artifacts:reports:dotenv reach the jobs that take the
+job's artifacts, as on GitLab.
 
 Manual jobs do not run unless named with --job. Pods must reach --listen: on a cluster, give
 an address of this machine that pods can route to (for the local test cluster, 10.213.0.1:0).
