@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +11,6 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v3"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/kuberunner/kuberunner/config"
 	"github.com/kuberunner/kuberunner/pipeline"
@@ -181,47 +178,10 @@ func pipelineShow(_ context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return fmt.Errorf("%s is invalid:\n%w", cmd.String("file"), err)
 	}
-	data, err := json.MarshalIndent(p, "", "  ")
+	data, err := pipeline.Show(p, cmd.String("format"))
 	if err != nil {
 		return err
 	}
-	switch cmd.String("format") {
-	case "json":
-		data = append(data, '\n')
-	case "yaml":
-		if data, err = jsonToYAML(data); err != nil {
-			return err
-		}
-	default:
-		return fmt.Errorf("--format %q: want yaml or json", cmd.String("format"))
-	}
 	_, err = cmd.Root().Writer.Write(data)
 	return err
-}
-
-// jsonToYAML re-encodes JSON as block-style YAML, keeping the order of the keys (a
-// yaml.Node keeps it; a map would sort them).
-func jsonToYAML(data []byte) ([]byte, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, err
-	}
-	var plain func(n *yaml.Node)
-	plain = func(n *yaml.Node) {
-		n.Style = 0
-		for _, c := range n.Content {
-			plain(c)
-		}
-	}
-	plain(&doc)
-	var b bytes.Buffer
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if err := enc.Encode(&doc); err != nil {
-		return nil, errors.Join(err, enc.Close())
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
 }
