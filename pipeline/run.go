@@ -42,6 +42,9 @@ type Options struct {
 	// Listen is where the coordinator and the git server listen (default 127.0.0.1:0). Pods
 	// must reach it: on a cluster, use an address of this machine the pods can route to.
 	Listen string
+	// APIServer is the URL of the cluster's API server, when known: Run refuses a loopback
+	// Listen that pods on that cluster could not reach.
+	APIServer string
 	// Runner is the runner entry jobs run with (its Kubernetes section); Run fills in the
 	// name, URL and token.
 	Runner config.Runner
@@ -88,11 +91,12 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		fmt.Fprintln(out.w, "note: the working tree has uncommitted changes; jobs check out HEAD (use --include-uncommitted to run them)")
 	}
 	p, err := src.compile(opts)
+	if err == nil {
+		err = checkListen(ln.Addr(), opts.APIServer)
+	}
 	if err != nil {
-		if _, ok := errors.AsType[*NoPipelineError](err); ok {
-			// GitLab keeps no trace of a pipeline it did not create: neither do we.
-			_ = os.Remove(src.dir())
-		}
+		// GitLab keeps no trace of a pipeline it did not create or run: neither do we.
+		_ = os.Remove(src.dir())
 		return Result{}, err
 	}
 	eng, err = NewEngine(EngineOptions{

@@ -60,6 +60,7 @@ job's artifacts, as on GitLab.
 
 Manual jobs do not run unless named with --job. Pods must reach --listen: on a cluster, give
 an address of this machine that pods can route to (for the local test cluster, 10.213.0.1:0).
+A loopback --listen with a cluster off loopback is refused before any job runs.
 Ctrl-C cancels the running jobs gracefully (after_script still runs) and removes their pods.
 The exit code is 0 only if the pipeline passed.`,
 		Flags: append(pipelineSourceFlags(),
@@ -100,6 +101,7 @@ func pipelineRun(ctx context.Context, cmd *cli.Command) error {
 		Vars:               cmd.StringSlice("var"),
 		IncludeUncommitted: cmd.Bool("include-uncommitted"),
 		Listen:             cmd.String("listen"),
+		APIServer:          apiServerURL(*k),
 		Runner:             rc,
 		Concurrent:         int(cmd.Int("concurrent")),
 		CancelGrace:        cmd.Duration("cancel-grace"),

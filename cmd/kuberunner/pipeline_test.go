@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/urfave/cli/v3"
+
+	"github.com/kuberunner/kuberunner/config"
 )
 
 // newRepo is a git repository whose one commit, with message msg, holds .gitlab-ci.yml.
@@ -74,4 +77,41 @@ func TestNoPipelineExitsZero(t *testing.T) {
 			}
 		}
 	}
+}
+
+// With the default --listen, a cluster off loopback is refused before any job runs, with
+// a sentence naming --listen, not a git connection error from the first job.
+func TestPipelineRunRefusesLoopbackListenForRemoteCluster(t *testing.T) {
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	// 192.0.2.1 (TEST-NET-1) is never on loopback; nothing connects to it.
+	err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://192.0.2.1:6443"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := apiServerURL(config.Kubernetes{Kubeconfig: kubeconfig}); got != "https://192.0.2.1:6443" {
+		t.Fatalf("apiServerURL = %q", got)
+	}
+	if !hasRoute() {
+		t.Skip("no route off this machine: it cannot tell the address pods would need")
+	}
+	dir := newRepo(t, "build:\n  script: make\n", "first")
+	_, errOut, code := runCLI(t, "pipeline", "run", "--dir", dir, "--kubeconfig", kubeconfig)
+	if code != 1 || !strings.Contains(errOut, "--listen 127.0.0.1:") || !strings.Contains(errOut, "the job pods cannot reach") {
+		t.Errorf("exit %d, error %q; want exit 1 naming --listen", code, errOut)
+	}
+}
+
+func hasRoute() bool {
+	c, err := net.Dial("udp", "192.0.2.1:6443")
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
