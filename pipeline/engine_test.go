@@ -131,28 +131,6 @@ func runDemo(t *testing.T, ctx context.Context, x *testExecutor, opts Options) (
 	return runPipeline(t, ctx, x, opts, demoPipeline)
 }
 
-// runPipeline runs the pipeline ciYAML, committed to a new repository, with x.
-func runPipeline(t *testing.T, ctx context.Context, x *testExecutor, opts Options, ciYAML string) (Result, string, string) {
-	t.Helper()
-	dir := newTestRepo(t)
-	writeFile(t, dir, ".gitlab-ci.yml", ciYAML)
-	gitRun(t, dir, "add", "-A")
-	gitRun(t, dir, "commit", "--quiet", "-m", "add the pipeline")
-	var out bytes.Buffer
-	opts.Dir, opts.Out, opts.Executor = dir, &out, x.factory
-	opts.TraceInterval, opts.KeepAlive, opts.CancelGrace = 20*time.Millisecond, 50*time.Millisecond, time.Minute
-	res, err := Run(ctx, opts)
-	if err != nil {
-		t.Fatalf("Run: %v\noutput:\n%s", err, out.String())
-	}
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	for _, err := range x.errs {
-		t.Error(err)
-	}
-	return res, dir, out.String()
-}
-
 func describe(res Result) map[string]string {
 	got := map[string]string{"(pipeline)": string(res.Status)}
 	for _, j := range res.Jobs {

@@ -14,6 +14,28 @@ import (
 	"github.com/kuberunner/kuberunner/jobspec"
 )
 
+// runPipeline runs the pipeline ciYAML, committed to a new repository, with x.
+func runPipeline(t *testing.T, ctx context.Context, x *testExecutor, opts Options, ciYAML string) (Result, string, string) {
+	t.Helper()
+	dir := newTestRepo(t)
+	writeFile(t, dir, ".gitlab-ci.yml", ciYAML)
+	gitRun(t, dir, "add", "-A")
+	gitRun(t, dir, "commit", "--quiet", "-m", "add the pipeline")
+	var out bytes.Buffer
+	opts.Dir, opts.Out, opts.Executor = dir, &out, x.factory
+	opts.TraceInterval, opts.KeepAlive, opts.CancelGrace = 20*time.Millisecond, 50*time.Millisecond, time.Minute
+	res, err := Run(ctx, opts)
+	if err != nil {
+		t.Fatalf("Run: %v\noutput:\n%s", err, out.String())
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, err := range x.errs {
+		t.Error(err)
+	}
+	return res, dir, out.String()
+}
+
 const dotenvPipeline = `
 stages: [build, deploy]
 variables:

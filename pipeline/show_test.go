@@ -66,7 +66,7 @@ func TestShowPrintsWhatTheFileSays(t *testing.T) {
 	if _, err := Show(p, "toml"); err == nil {
 		t.Error("Show(toml) did not fail")
 	}
-	if p.Jobs[0].Variables == nil || len(p.Jobs[0].Variables) < 2 {
+	if len(p.Jobs[0].Variables) < 2 {
 		t.Errorf("Show changed the pipeline: %+v", p.Jobs[0].Variables)
 	}
 }
