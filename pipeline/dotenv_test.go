@@ -50,18 +50,7 @@ func TestParseDotenv(t *testing.T) {
 				files = append(files, []byte(f))
 			}
 			got, err := parseDotenv(files)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("error = %v, want one containing %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := cmp.Diff(tc.want, got); d != "" {
-				t.Errorf("vars -want +got:\n%s", d)
-			}
+			checkVars(t, got, err, tc.want, tc.wantErr)
 		})
 	}
 }
@@ -139,18 +128,24 @@ func TestReadDotenv(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := readDotenv(tc.arts)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("error = %v, want one containing %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := cmp.Diff(tc.want, got); d != "" {
-				t.Errorf("vars -want +got:\n%s", d)
-			}
+			checkVars(t, got, err, tc.want, tc.wantErr)
 		})
+	}
+}
+
+// checkVars checks a parse: the error contains wantErr, or the variables are want.
+func checkVars(t *testing.T, got []compiler.Var, err error, want []compiler.Var, wantErr string) {
+	t.Helper()
+	switch {
+	case wantErr != "":
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Errorf("error = %v, want one containing %q", err, wantErr)
+		}
+	case err != nil:
+		t.Error(err)
+	default:
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("vars -want +got:\n%s", d)
+		}
 	}
 }
