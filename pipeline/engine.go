@@ -4,12 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/kuberunner/kuberunner/coordinator"
-	"github.com/kuberunner/kuberunner/jobspec"
 	"github.com/kuberunner/kuberunner/pipeline/compiler"
 )
 
@@ -21,6 +19,9 @@ type EngineOptions struct {
 	Output   *Output
 	// ArtifactsDir keeps the uploaded artifacts (the coordinator's ArtifactsDir).
 	ArtifactsDir string
+	// JobsDir, when set, keeps each job's artifacts under readable names as well:
+	// <JobsDir>/<job>/artifacts.zip, and the reports by type (dotenv.gz, junit.gz).
+	JobsDir string
 	// TraceUpdateInterval is what the coordinator asks runners for (whole seconds, at least 1).
 	TraceUpdateInterval time.Duration
 	// ProgressInterval is the silence after which a progress line is written (default 10s).
@@ -57,6 +58,7 @@ type attempt struct {
 	traceOff int
 	status   string
 	done     bool
+	dotenv   []compiler.Var // from its dotenv report, for the jobs that take its artifacts
 }
 
 // NewEngine builds the scheduler and the coordinator; Coordinator serves the API.
@@ -192,7 +194,8 @@ func (e *Engine) enqueue(name string) (*attempt, error) {
 	j := e.sched.Job(name)
 	e.nextID++
 	a := &attempt{name: name, id: e.nextID, token: "glcbt-" + rand.Text()}
-	payload, err := JobPayload(j, e.opts.Env, a.id, a.token, e.dependencies(j))
+	deps, dotenv := e.dependencies(j)
+	payload, err := JobPayload(j, e.opts.Env, a.id, a.token, deps, dotenv)
 	if err != nil {
 		return nil, err
 	}
@@ -203,37 +206,6 @@ func (e *Engine) enqueue(name string) (*attempt, error) {
 	// Tags are not passed on: the one local runner takes every job.
 	e.srv.Enqueue(payload, nil)
 	return a, nil
-}
-
-// dependencies are the jobs whose artifacts j downloads, as GitLab picks them: the
-// dependencies keyword, else the needs that ask for artifacts, else every job of the
-// earlier stages. Jobs that never ran have no artifacts and are left out.
-func (e *Engine) dependencies(j *compiler.Job) []jobspec.Dependency {
-	var names []string
-	switch {
-	case j.Dependencies != nil:
-		names = j.Dependencies
-	case j.Needs != nil:
-		for _, n := range j.Needs {
-			if n.Artifacts {
-				names = append(names, n.Job)
-			}
-		}
-	default:
-		stage := slices.Index(e.opts.Pipeline.Stages, j.Stage)
-		for _, other := range e.opts.Pipeline.Jobs {
-			if slices.Index(e.opts.Pipeline.Stages, other.Stage) < stage {
-				names = append(names, other.Name)
-			}
-		}
-	}
-	var deps []jobspec.Dependency
-	for _, n := range names {
-		if a := e.latest[n]; a != nil {
-			deps = append(deps, jobspec.Dependency{ID: a.id, Name: n})
-		}
-	}
-	return deps
 }
 
 // drain handles the records the coordinator reported since the last call.
@@ -278,6 +250,7 @@ func (e *Engine) finish(a *attempt, rec coordinator.JobRecord) {
 	if rec.ExitCode != nil {
 		o.ExitCode = *rec.ExitCode
 	}
+	o = e.collect(a, rec, o)
 	r := e.results[a.name]
 	if !rec.StartedAt.IsZero() && !rec.FinishedAt.IsZero() {
 		r.Duration += rec.FinishedAt.Sub(rec.StartedAt)

@@ -128,23 +128,7 @@ func fails(code int) runnertest.Script {
 
 func runDemo(t *testing.T, ctx context.Context, x *testExecutor, opts Options) (Result, string, string) {
 	t.Helper()
-	dir := newTestRepo(t)
-	writeFile(t, dir, ".gitlab-ci.yml", demoPipeline)
-	gitRun(t, dir, "add", "-A")
-	gitRun(t, dir, "commit", "--quiet", "-m", "add the pipeline")
-	var out bytes.Buffer
-	opts.Dir, opts.Out, opts.Executor = dir, &out, x.factory
-	opts.TraceInterval, opts.KeepAlive, opts.CancelGrace = 20*time.Millisecond, 50*time.Millisecond, time.Minute
-	res, err := Run(ctx, opts)
-	if err != nil {
-		t.Fatalf("Run: %v\noutput:\n%s", err, out.String())
-	}
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	for _, err := range x.errs {
-		t.Error(err)
-	}
-	return res, dir, out.String()
+	return runPipeline(t, ctx, x, opts, demoPipeline)
 }
 
 func describe(res Result) map[string]string {
@@ -221,9 +205,12 @@ func TestRunWholePipeline(t *testing.T) {
 	if !res.Passed() {
 		t.Error("Passed() = false, want true")
 	}
-	matches, err := filepath.Glob(filepath.Join(dir, StateDir, "pipelines", "1", "artifacts", "job-*-archive-*"))
-	if err != nil || len(matches) != 1 {
-		t.Errorf("stored artifacts = %v (%v), want the build's archive under .kuberunner", matches, err)
+	kept := filepath.Join(dir, StateDir, "pipelines", "1", "jobs", "build", "artifacts.zip")
+	if got := readFile(t, kept); got != "the build's archive" {
+		t.Errorf("%s holds %q, want the build's archive", kept, got)
+	}
+	if want := "==> build: artifacts stored at " + displayPath(kept) + "\n"; !strings.Contains(out, want) {
+		t.Errorf("output lacks %q:\n%s", want, out)
 	}
 	for _, line := range []string{"[lint] exiting with 3", "==> flaky: failed (script_failure, exit code 1, retrying)",
 		"==> deploy: manual (not played: name it with --job to run it)", "Pipeline #1 success in"} {

@@ -37,8 +37,8 @@ type JobEnv struct {
 
 // JobPayload builds the payload a runner receives for one attempt of j: id and token are
 // the attempt's own, deps the earlier jobs whose artifacts it downloads (the coordinator
-// fills in their tokens and archives).
-func JobPayload(j *compiler.Job, env JobEnv, id int64, token string, deps []jobspec.Dependency) (jobspec.Job, error) {
+// fills in their tokens and archives), and dotenv the variables of their dotenv reports.
+func JobPayload(j *compiler.Job, env JobEnv, id int64, token string, deps []jobspec.Dependency, dotenv []compiler.Var) (jobspec.Job, error) {
 	timeout := defaultTimeout
 	if j.Timeout != "" {
 		d, err := compiler.ParseDuration(j.Timeout)
@@ -62,7 +62,7 @@ func JobPayload(j *compiler.Job, env JobEnv, id int64, token string, deps []jobs
 		},
 		GitInfo:      gitInfo(env),
 		RunnerInfo:   jobspec.RunnerInfo{Timeout: secs},
-		Variables:    jobVariables(j, env, id, token, secs),
+		Variables:    jobVariables(j, env, id, token, secs, dotenv),
 		Steps:        steps,
 		Artifacts:    artifacts(j.Artifacts),
 		Cache:        caches(j.Cache, env.CacheKey),
@@ -109,8 +109,9 @@ func PipelineRef(pipelineID int64) string {
 }
 
 // jobVariables are the job's variables in GitLab's order of precedence (a later one wins):
-// predefined, the job's own (global ones included), then pipeline (--var) variables.
-func jobVariables(j *compiler.Job, env JobEnv, id int64, token string, timeout int) jobspec.Variables {
+// predefined, the job's own (global ones included), the dotenv reports of the jobs it
+// takes artifacts from, then pipeline (--var) variables.
+func jobVariables(j *compiler.Job, env JobEnv, id int64, token string, timeout int, dotenv []compiler.Var) jobspec.Variables {
 	pub := func(k, v string) jobspec.Variable { return jobspec.Variable{Key: k, Value: v, Public: true} }
 	jobURL := fmt.Sprintf("%s/%s/-/jobs/%d", env.ServerURL, env.Git.ProjectPath, id)
 	vars := jobspec.Variables{
@@ -145,6 +146,9 @@ func jobVariables(j *compiler.Job, env JobEnv, id int64, token string, timeout i
 	}
 	for _, v := range j.Variables {
 		vars = append(vars, variable(v, true))
+	}
+	for _, v := range dotenv {
+		vars = append(vars, variable(v, false))
 	}
 	for _, v := range env.User {
 		vars = append(vars, variable(v, false))

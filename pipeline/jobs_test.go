@@ -46,7 +46,7 @@ func TestJobPayload(t *testing.T) {
 		},
 	}
 	deps := []jobspec.Dependency{{ID: 1, Name: "build"}}
-	got, err := JobPayload(j, testEnv, 7, "glcbt-secret", deps)
+	got, err := JobPayload(j, testEnv, 7, "glcbt-secret", deps, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestJobPayloadDefaultsAndErrors(t *testing.T) {
 			if tc.env != nil {
 				tc.env(&env)
 			}
-			got, err := JobPayload(&tc.job, env, 1, "tok", nil)
+			got, err := JobPayload(&tc.job, env, 1, "tok", nil, nil)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error = %v, want one containing %q", err, tc.wantErr)

@@ -22,11 +22,13 @@ type Output struct {
 	partial map[string][]byte
 	last    time.Time // of the last line written
 	now     func() time.Time
+	colour  bool // keep the logs' ANSI codes (Colour)
 }
 
-// NewOutput writes to w; follow, when not empty, limits the logs shown to those jobs.
+// NewOutput writes to w; follow, when not empty, limits the logs shown to those jobs. The
+// logs' ANSI codes are dropped unless w takes colour (Colour).
 func NewOutput(w io.Writer, follow []string) *Output {
-	o := &Output{w: w, partial: map[string][]byte{}, now: time.Now}
+	o := &Output{w: w, partial: map[string][]byte{}, now: time.Now, colour: Colour(w)}
 	if len(follow) > 0 {
 		o.follow = map[string]bool{}
 		for _, f := range follow {
@@ -62,7 +64,7 @@ func (o *Output) Log(name string, data []byte) {
 		if i < 0 {
 			break
 		}
-		o.writeLine("[" + name + "] " + cleanLine(buf[:i]))
+		o.writeLine("[" + name + "] " + o.cleanLine(buf[:i]))
 		buf = buf[i+1:]
 	}
 	o.partial[name] = slices.Clone(buf)
@@ -73,7 +75,7 @@ func (o *Output) EndLog(name string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if rest := o.partial[name]; len(rest) > 0 {
-		o.writeLine("[" + name + "] " + cleanLine(rest))
+		o.writeLine("[" + name + "] " + o.cleanLine(rest))
 	}
 	delete(o.partial, name)
 }
@@ -127,8 +129,11 @@ func (o *Output) writeLine(line string) {
 // sectionMarker matches GitLab's collapsible-section markers, which only GitLab's UI renders.
 var sectionMarker = regexp.MustCompile(`\x1b\[0Ksection_(?:start|end):\d+:[^\r\n]*?\r\x1b\[0K`)
 
-func cleanLine(b []byte) string {
+func (o *Output) cleanLine(b []byte) string {
 	s := sectionMarker.ReplaceAllString(string(b), "")
+	if !o.colour {
+		s = stripANSI(s)
+	}
 	return strings.TrimSuffix(s, "\r")
 }
 

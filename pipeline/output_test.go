@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"os"
 	"testing"
 	"time"
 
@@ -77,5 +78,46 @@ Pipeline #4 failed in 1m23s
 `
 	if d := cmp.Diff(want, b.String()); d != "" {
 		t.Errorf("table -want +got:\n%s", d)
+	}
+}
+
+func TestOutputColourOnlyForTerminals(t *testing.T) {
+	line := "\x1b[32;1mJob succeeded\x1b[0;m\x1b[0K\n"
+	var b bytes.Buffer
+	o := NewOutput(&b, nil)
+	o.Log("build", []byte(line))
+	if got := b.String(); got != "[build] Job succeeded\n" {
+		t.Errorf("to a buffer: %q, want no ANSI codes", got)
+	}
+	b.Reset()
+	o.colour = true
+	o.Log("build", []byte(line))
+	if got := b.String(); got != "[build] "+line {
+		t.Errorf("with colour: %q, want the codes kept", got)
+	}
+}
+
+func TestColour(t *testing.T) {
+	var b bytes.Buffer
+	if Colour(&b) {
+		t.Error("Colour(buffer) = true")
+	}
+	f, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if Colour(f) {
+		t.Error("Colour(regular file) = true")
+	}
+	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		defer tty.Close()
+		if !Colour(tty) && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb" {
+			t.Error("Colour(/dev/tty) = false")
+		}
+		t.Setenv("NO_COLOR", "1")
+		if Colour(tty) {
+			t.Error("Colour(/dev/tty) = true with NO_COLOR set")
+		}
 	}
 }

@@ -25,7 +25,8 @@ import (
 )
 
 // StateDir is the directory, at the top of the repository, where local pipelines keep
-// their artifacts: .kuberunner/pipelines/<id>/artifacts.
+// their artifacts: .kuberunner/pipelines/<id>/jobs/<job>/artifacts.zip (and the reports
+// beside it), linked to the coordinator's uploads in .kuberunner/pipelines/<id>/uploads.
 const StateDir = ".kuberunner"
 
 // Options configure Run.
@@ -41,6 +42,9 @@ type Options struct {
 	// Listen is where the coordinator and the git server listen (default 127.0.0.1:0). Pods
 	// must reach it: on a cluster, use an address of this machine the pods can route to.
 	Listen string
+	// APIServer is the URL of the cluster's API server, when known: Run refuses a loopback
+	// Listen that pods on that cluster could not reach.
+	APIServer string
 	// Runner is the runner entry jobs run with (its Kubernetes section); Run fills in the
 	// name, URL and token.
 	Runner config.Runner
@@ -87,12 +91,18 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		fmt.Fprintln(out.w, "note: the working tree has uncommitted changes; jobs check out HEAD (use --include-uncommitted to run them)")
 	}
 	p, err := src.compile(opts)
+	if err == nil {
+		err = checkListen(ln.Addr(), opts.APIServer)
+	}
 	if err != nil {
+		// GitLab keeps no trace of a pipeline it did not create or run: neither do we.
+		_ = os.Remove(src.dir())
 		return Result{}, err
 	}
 	eng, err = NewEngine(EngineOptions{
 		Pipeline: p, Play: opts.Jobs, Output: out,
-		ArtifactsDir:        filepath.Join(src.top, StateDir, "pipelines", fmt.Sprint(src.pipelineID), "artifacts"),
+		ArtifactsDir:        filepath.Join(src.dir(), "uploads"),
+		JobsDir:             filepath.Join(src.dir(), "jobs"),
 		TraceUpdateInterval: time.Second,
 		ProgressInterval:    opts.ProgressInterval,
 		CancelGrace:         opts.CancelGrace,

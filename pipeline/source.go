@@ -41,6 +41,9 @@ func prepareSource(ctx context.Context, opts Options, authorize func(string) boo
 	if err != nil {
 		return nil, err
 	}
+	if err := skipped(state.Message); err != nil {
+		return nil, err
+	}
 	id, err := newPipelineDir(top)
 	if err != nil {
 		return nil, err
@@ -82,6 +85,11 @@ func (s *source) compile(opts Options) (*compiler.Pipeline, error) {
 	return compile(s.top, opts.File, append(s.predefined, s.user...), s.changed)
 }
 
+// dir is the pipeline's directory, .kuberunner/pipelines/<id>.
+func (s *source) dir() string {
+	return filepath.Join(s.top, StateDir, "pipelines", strconv.FormatInt(s.pipelineID, 10))
+}
+
 func (s *source) ref() string { return cmp.Or(s.state.Tag, s.state.Branch, "detached HEAD") }
 
 // cacheKey is cache:key:files as GitLab computes it: the last commit that changed any of
@@ -100,17 +108,16 @@ func compile(top, file string, vars []compiler.Var, changed []string) (*compiler
 	if err != nil {
 		return nil, err
 	}
-	if p.Filtered != "" {
-		return nil, fmt.Errorf("no pipeline: %s", p.Filtered)
-	}
-	if len(p.Jobs) == 0 {
-		return nil, errors.New("no pipeline: rules, only and except left no job in it")
+	if err := created(p); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
 
 // Compile compiles the configuration of the repository in dir as a push of HEAD would
-// (predefined variables included, vars as pipeline variables), for lint and show.
+// (predefined variables included, vars as pipeline variables), for lint and show. When the
+// configuration is valid but GitLab would create no pipeline for HEAD ([ci skip],
+// workflow:rules, no job left), it returns the compiled pipeline with a *NoPipelineError.
 func Compile(dir, file string, vars []string) (*compiler.Pipeline, error) {
 	user, err := ParseVars(vars)
 	if err != nil {
@@ -124,10 +131,17 @@ func Compile(dir, file string, vars []string) (*compiler.Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	return compiler.Compile(compiler.Input{
+	p, err := compiler.Compile(compiler.Input{
 		FS: os.DirFS(top), File: cmp.Or(file, DefaultFile),
 		Variables: append(compiler.PredefinedVariables(state), user...),
 	})
+	if err != nil {
+		return nil, err
+	}
+	if err := skipped(state.Message); err != nil {
+		return p, err
+	}
+	return p, created(p)
 }
 
 // ParseVars reads KEY=VALUE pipeline variables.

@@ -36,7 +36,7 @@ func exitCode(err error) int {
 }
 
 func newApp(stdout, stderr io.Writer) *cli.Command {
-	return &cli.Command{
+	return keepCommas(&cli.Command{
 		Name:    "kuberunner",
 		Usage:   "a GitLab CI runner that runs every job as a Kubernetes pod",
 		Version: version,
@@ -60,7 +60,18 @@ Every flag can also be set through the environment variable shown beside it
 			versionCommand(),
 			stepCommand(),
 		},
+	})
+}
+
+// keepCommas turns off urfave/cli's splitting of repeatable flags on commas, for cmd and
+// every command under it (the setting is per command): a value such as --var KEY=a,b is one
+// value. A flag whose value is a list by design splits it itself (register --tag-list).
+func keepCommas(cmd *cli.Command) *cli.Command {
+	cmd.DisableSliceFlagSeparator = true
+	for _, sub := range cmd.Commands {
+		keepCommas(sub)
 	}
+	return cmd
 }
 
 func versionCommand() *cli.Command {

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +11,6 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v3"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/kuberunner/kuberunner/config"
 	"github.com/kuberunner/kuberunner/pipeline"
@@ -56,10 +53,14 @@ func pipelineRunCommand() *cli.Command {
 		Usage: "run the pipeline on a Kubernetes cluster through an embedded GitLab-compatible coordinator",
 		Description: `Compiles the repository's .gitlab-ci.yml as a push of HEAD would on GitLab, serves the jobs
 and the repository from this process, and runs every job as a pod with the same runner code
-as 'kuberunner run'. Artifacts are kept under .kuberunner/pipelines/<id>/ in the repository.
+as 'kuberunner run'. Each job's artifacts are kept in the repository under
+.kuberunner/pipelines/<id>/jobs/<job>/ (artifacts.zip, and reports by type: dotenv.gz, ...);
+the run prints where. Variables of artifacts:reports:dotenv reach the jobs that take the
+job's artifacts, as on GitLab.
 
 Manual jobs do not run unless named with --job. Pods must reach --listen: on a cluster, give
 an address of this machine that pods can route to (for the local test cluster, 10.213.0.1:0).
+A loopback --listen with a cluster off loopback is refused before any job runs.
 Ctrl-C cancels the running jobs gracefully (after_script still runs) and removes their pods.
 The exit code is 0 only if the pipeline passed.`,
 		Flags: append(pipelineSourceFlags(),
@@ -100,6 +101,7 @@ func pipelineRun(ctx context.Context, cmd *cli.Command) error {
 		Vars:               cmd.StringSlice("var"),
 		IncludeUncommitted: cmd.Bool("include-uncommitted"),
 		Listen:             cmd.String("listen"),
+		APIServer:          apiServerURL(*k),
 		Runner:             rc,
 		Concurrent:         int(cmd.Int("concurrent")),
 		CancelGrace:        cmd.Duration("cancel-grace"),
@@ -107,6 +109,9 @@ func pipelineRun(ctx context.Context, cmd *cli.Command) error {
 		Out:                out,
 		Version:            version,
 	})
+	if noPipeline(out, err) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -144,67 +149,41 @@ func cancelOnInterrupt(cancel context.CancelFunc, out io.Writer) (stop func()) {
 
 func pipelineLint(_ context.Context, cmd *cli.Command) error {
 	p, err := pipeline.Compile(cmd.String("dir"), cmd.String("file"), cmd.StringSlice("var"))
-	if err != nil {
+	w := cmd.Root().Writer
+	if p == nil {
 		return fmt.Errorf("%s is invalid:\n%w", cmd.String("file"), err)
 	}
-	w := cmd.Root().Writer
 	fmt.Fprintf(w, "%s is valid: %d jobs", cmd.String("file"), len(p.Jobs))
 	if len(p.Skipped) > 0 {
 		fmt.Fprintf(w, ", %d left out by rules", len(p.Skipped))
 	}
-	if p.Filtered != "" {
-		fmt.Fprintf(w, "; no pipeline for this commit: %s", p.Filtered)
+	fmt.Fprintln(w)
+	noPipeline(w, err)
+	return nil
+}
+
+// noPipeline prints err if it says GitLab would create no pipeline, which run, lint and
+// show report alike and exit 0 for: GitLab reports no failure either.
+func noPipeline(w io.Writer, err error) bool {
+	np, ok := errors.AsType[*pipeline.NoPipelineError](err)
+	if ok {
+		fmt.Fprintln(w, np.Error())
 	}
-	_, err = fmt.Fprintln(w)
-	return err
+	return ok
 }
 
 func pipelineShow(_ context.Context, cmd *cli.Command) error {
 	p, err := pipeline.Compile(cmd.String("dir"), cmd.String("file"), cmd.StringSlice("var"))
+	if noPipeline(cmd.Root().Writer, err) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("%s is invalid:\n%w", cmd.String("file"), err)
 	}
-	data, err := json.MarshalIndent(p, "", "  ")
+	data, err := pipeline.Show(p, cmd.String("format"))
 	if err != nil {
 		return err
 	}
-	switch cmd.String("format") {
-	case "json":
-		data = append(data, '\n')
-	case "yaml":
-		if data, err = jsonToYAML(data); err != nil {
-			return err
-		}
-	default:
-		return fmt.Errorf("--format %q: want yaml or json", cmd.String("format"))
-	}
 	_, err = cmd.Root().Writer.Write(data)
 	return err
-}
-
-// jsonToYAML re-encodes JSON as block-style YAML, keeping the order of the keys (a
-// yaml.Node keeps it; a map would sort them).
-func jsonToYAML(data []byte) ([]byte, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, err
-	}
-	var plain func(n *yaml.Node)
-	plain = func(n *yaml.Node) {
-		n.Style = 0
-		for _, c := range n.Content {
-			plain(c)
-		}
-	}
-	plain(&doc)
-	var b bytes.Buffer
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if err := enc.Encode(&doc); err != nil {
-		return nil, errors.Join(err, enc.Close())
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
 }

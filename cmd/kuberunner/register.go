@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v3"
@@ -87,7 +88,7 @@ func register(ctx context.Context, cmd *cli.Command) error {
 	reg, err := client.Register(ctx, url, gitlab.RegisterOptions{
 		Token:          token,
 		Description:    name,
-		Tags:           cmd.StringSlice("tag-list"),
+		Tags:           splitTags(cmd.StringSlice("tag-list")),
 		RunUntagged:    cmd.Bool("run-untagged"),
 		Locked:         cmd.Bool("locked"),
 		Paused:         cmd.Bool("paused"),
@@ -161,4 +162,18 @@ func newClient(caFile string) (*gitlab.Client, error) {
 		Executor: "kubernetes",
 		Shell:    "bash",
 	})
+}
+
+// splitTags reads --tag-list as gitlab-runner does: each value is a comma-separated list,
+// spaces around a tag are dropped and empty tags ignored; the flag may also be repeated.
+func splitTags(values []string) []string {
+	var tags []string
+	for _, v := range values {
+		for t := range strings.SplitSeq(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				tags = append(tags, t)
+			}
+		}
+	}
+	return tags
 }

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/kuberunner/kuberunner/config"
+)
+
+// newRepo is a git repository whose one commit, with message msg, holds .gitlab-ci.yml.
+func newRepo(t *testing.T, ciYAML, msg string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, ".gitlab-ci.yml"), []byte(ciYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"init", "--quiet", "--initial-branch=main"}, {"add", "-A"}, {"commit", "--quiet", "-m", msg}} {
+		cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
+		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+t.TempDir(),
+			"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	return dir
+}
+
+func TestRepeatableFlagsKeepCommas(t *testing.T) {
+	var walk func(cmd *cli.Command)
+	walk = func(cmd *cli.Command) {
+		if !cmd.DisableSliceFlagSeparator {
+			t.Errorf("command %q splits repeatable flags on commas", cmd.FullName())
+		}
+		for _, sub := range cmd.Commands {
+			walk(sub)
+		}
+	}
+	walk(newApp(nil, nil))
+
+	dir := newRepo(t, `
+job:
+  script: echo
+  rules:
+    - if: $LIST == "a,b"
+`, "first")
+	out, errOut, code := runCLI(t, "pipeline", "lint", "--dir", dir, "--var", "LIST=a,b")
+	if code != 0 || !strings.Contains(out, "is valid: 1 jobs") {
+		t.Errorf("lint --var LIST=a,b: exit %d, out %q, err %q; want the job kept by its rule", code, out, errOut)
+	}
+}
+
+func TestSplitTags(t *testing.T) {
+	got := splitTags([]string{"k8s, linux", "", "gpu,,"})
+	if strings.Join(got, "|") != "k8s|linux|gpu" {
+		t.Errorf("splitTags = %q, want k8s, linux, gpu", got)
+	}
+}
+
+// run and lint agree on a commit GitLab creates no pipeline for: they say why and exit 0.
+func TestNoPipelineExitsZero(t *testing.T) {
+	tests := []struct{ name, yaml, msg, want string }{
+		{"ci skip", "build:\n  script: make\n", "Deploy v2\n\n[CI Skip]", "no pipeline: commit message contains [ci skip]"},
+		{"workflow", "workflow:\n  rules:\n    - if: $CI_COMMIT_TAG\nbuild:\n  script: make\n", "first", "no pipeline: workflow:rules matched nothing"},
+	}
+	for _, tc := range tests {
+		dir := newRepo(t, tc.yaml, tc.msg)
+		for _, cmd := range []string{"run", "lint", "show"} {
+			out, errOut, code := runCLI(t, "pipeline", cmd, "--dir", dir)
+			if code != 0 || !strings.Contains(out, tc.want+"\n") {
+				t.Errorf("%s: pipeline %s: exit %d, out %q, err %q; want exit 0 saying %q", tc.name, cmd, code, out, errOut, tc.want)
+			}
+		}
+	}
+}
+
+// With the default --listen, a cluster off loopback is refused before any job runs, with
+// a sentence naming --listen, not a git connection error from the first job.
+func TestPipelineRunRefusesLoopbackListenForRemoteCluster(t *testing.T) {
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	// 192.0.2.1 (TEST-NET-1) is never on loopback; nothing connects to it.
+	err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://192.0.2.1:6443"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := apiServerURL(config.Kubernetes{Kubeconfig: kubeconfig}); got != "https://192.0.2.1:6443" {
+		t.Fatalf("apiServerURL = %q", got)
+	}
+	if !hasRoute() {
+		t.Skip("no route off this machine: it cannot tell the address pods would need")
+	}
+	dir := newRepo(t, "build:\n  script: make\n", "first")
+	_, errOut, code := runCLI(t, "pipeline", "run", "--dir", dir, "--kubeconfig", kubeconfig)
+	if code != 1 || !strings.Contains(errOut, "--listen 127.0.0.1:") || !strings.Contains(errOut, "the job pods cannot reach") {
+		t.Errorf("exit %d, error %q; want exit 1 naming --listen", code, errOut)
+	}
+}
+
+func hasRoute() bool {
+	c, err := net.Dial("udp", "192.0.2.1:6443")
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}

@@ -1,0 +1,72 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/google/go-cmp/cmp"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/kuberunner/kuberunner/pipeline/compiler"
+)
+
+const showPipeline = `
+variables:
+  REGISTRY: registry.example.com
+  GOFLAGS: -mod=mod
+build:
+  script: make
+  needs: []
+  variables:
+    GOFLAGS: -mod=vendor
+test:
+  script: go test
+`
+
+func TestShowPrintsWhatTheFileSays(t *testing.T) {
+	p, err := compiler.Compile(compiler.Input{
+		FS: fstest.MapFS{".gitlab-ci.yml": {Data: []byte(showPipeline)}}, File: ".gitlab-ci.yml",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := Show(p, "yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(y)
+	if strings.Count(out, "registry.example.com") != 1 || strings.Contains(out, "null") {
+		t.Errorf("the global variable should show once and no field be null:\n%s", out)
+	}
+	if !strings.Contains(out, "Value: -mod=vendor") || !strings.Contains(out, "Needs: []") {
+		t.Errorf("build's own variable and its needs: [] should show:\n%s", out)
+	}
+	if strings.Index(out, "Stages:") > strings.Index(out, "Jobs:") {
+		t.Errorf("the keys lost their order:\n%s", out)
+	}
+	j, err := Show(p, "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !json.Valid(j) {
+		t.Fatalf("show --format json is not JSON:\n%s", j)
+	}
+	var fromJSON, fromYAML any // JSON is YAML: one decoder, one set of number types
+	if err := yaml.Unmarshal(j, &fromJSON); err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(y, &fromYAML); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(fromYAML, fromJSON); d != "" {
+		t.Errorf("yaml and json differ -yaml +json:\n%s", d)
+	}
+	if _, err := Show(p, "toml"); err == nil {
+		t.Error("Show(toml) did not fail")
+	}
+	if len(p.Jobs[0].Variables) < 2 {
+		t.Errorf("Show changed the pipeline: %+v", p.Jobs[0].Variables)
+	}
+}
