@@ -40,7 +40,7 @@ func Compile(in Input) (*Pipeline, error) {
 		return nil, c.errs.list.sorted()
 	}
 	root = c.resolveExtends(root)
-	root = c.resolveReferences(root)
+	root = withoutNulls(c.resolveReferences(root))
 	g := c.globals(root)
 	filtered := c.workflow(g)
 	var defs []*jobDef
@@ -227,7 +227,7 @@ func (c *compilation) finishNeeds(in *instance, j *Job, ix *jobIndex, kept map[s
 	if in.def.hasNeeds {
 		j.Needs = []Need{}
 		for _, ns := range in.def.needs {
-			names, err := ix.resolve(ns)
+			names, err := ix.resolve(ns, in.job.Parallel)
 			if err != nil {
 				continue // reported by checkNeeds
 			}

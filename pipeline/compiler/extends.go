@@ -29,6 +29,9 @@ func (r *extender) resolve(name string, n *node, depth int) *node {
 	if !n.isMap() || !n.has("extends") {
 		return n
 	}
+	if n.get("extends").kind == nullNode {
+		return n.without("extends") // null is as if absent
+	}
 	if d, ok := r.done[name]; ok {
 		return d
 	}

@@ -68,15 +68,17 @@ func (inc *includer) files(incl *node, depth int) []string {
 	var out []string
 	for _, e := range entries {
 		for _, f := range inc.entry(e) {
-			if inc.seen[f] {
-				continue // GitLab includes a file once however often it is named
-			}
-			inc.seen[f] = true
+			// Every include counts toward the limit, a file named again too, as in
+			// GitLab; the file itself is merged once.
 			inc.count++
 			if inc.count > maxIncludes {
 				inc.c.errs.add(e, "", "include: maximum of %d includes are allowed", maxIncludes)
 				return out
 			}
+			if inc.seen[f] {
+				continue
+			}
+			inc.seen[f] = true
 			if depth+1 > maxIncludeDepth {
 				inc.c.errs.add(e, "", "include: maximum of %d nested includes are allowed", maxIncludeDepth)
 				return out
