@@ -17,6 +17,7 @@ import (
 
 	"github.com/kuberunner/kuberunner/config"
 	"github.com/kuberunner/kuberunner/pipeline"
+	"github.com/kuberunner/kuberunner/pipeline/compiler"
 )
 
 func pipelineCommand() *cli.Command {
@@ -145,7 +146,7 @@ func cancelOnInterrupt(cancel context.CancelFunc, out io.Writer) (stop func()) {
 func pipelineLint(_ context.Context, cmd *cli.Command) error {
 	p, err := pipeline.Compile(cmd.String("dir"), cmd.String("file"), cmd.StringSlice("var"))
 	if err != nil {
-		return fmt.Errorf("%s is invalid:\n%w", cmd.String("file"), err)
+		return compileError(cmd.String("file"), err)
 	}
 	w := cmd.Root().Writer
 	fmt.Fprintf(w, "%s is valid: %d jobs", cmd.String("file"), len(p.Jobs))
@@ -159,10 +160,20 @@ func pipelineLint(_ context.Context, cmd *cli.Command) error {
 	return err
 }
 
+// compileError says the file is invalid only when it is: a repository without commits
+// or a --var without = is another problem.
+func compileError(file string, err error) error {
+	var list compiler.ErrorList
+	if errors.As(err, &list) {
+		return fmt.Errorf("%s is invalid:\n%w", file, err)
+	}
+	return err
+}
+
 func pipelineShow(_ context.Context, cmd *cli.Command) error {
 	p, err := pipeline.Compile(cmd.String("dir"), cmd.String("file"), cmd.StringSlice("var"))
 	if err != nil {
-		return fmt.Errorf("%s is invalid:\n%w", cmd.String("file"), err)
+		return compileError(cmd.String("file"), err)
 	}
 	data, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {

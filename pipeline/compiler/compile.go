@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"errors"
+	"io/fs"
 	"slices"
 	"strings"
 )
@@ -13,6 +14,9 @@ type compilation struct {
 	in    Input
 	errs  errs
 	files repoFiles
+	// badExtends names the entries whose extends failed: what they lack is a follow-on
+	// of that error, not a second one.
+	badExtends map[string]bool
 }
 
 // globals are the top-level settings jobs draw on.
@@ -22,6 +26,7 @@ type globals struct {
 	defaults  *node // the inheritable keys of default: and the old top-level globals
 	workflow  []rule
 	hasFlow   bool
+	badStages bool // stages: is invalid, so a job's stage cannot be checked against it
 }
 
 // Compile compiles in.File. The error, when there is one, is an ErrorList holding every
@@ -30,7 +35,10 @@ func Compile(in Input) (*Pipeline, error) {
 	if in.FS == nil || in.File == "" {
 		return nil, errors.New("compile: Input needs FS and File")
 	}
-	c := &compilation{in: in, files: repoFiles{fsys: in.FS}}
+	c := &compilation{in: in, files: repoFiles{fsys: in.FS}, badExtends: map[string]bool{}}
+	if _, err := fs.Stat(in.FS, in.File); errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrorList{{File: in.File, Msg: "the pipeline file does not exist in the repository"}}
+	}
 	inc := &includer{c: c, seen: map[string]bool{in.File: true}}
 	root := inc.load(in.File, 0)
 	if root == nil && len(c.errs.list) == 0 {
@@ -75,7 +83,9 @@ func Compile(in Input) (*Pipeline, error) {
 func (c *compilation) globals(root *node) *globals {
 	g := &globals{stages: defaultStages, defaults: &node{kind: mapNode, file: root.file}}
 	if s := root.get("stages"); s != nil {
+		before := len(c.errs.list)
 		g.stages = c.stringArray(s, "", "stages")
+		g.badStages = len(c.errs.list) > before
 	}
 	g.stages = edgeStages(g.stages)
 	g.variables = c.variables(root.get("variables"), "", true)

@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"fmt"
 	"path"
 	"strings"
 )
@@ -146,6 +147,15 @@ func (inc *includer) entry(e *node) []string {
 func (inc *includer) local(n *node, written string) []string {
 	c := inc.c
 	p := expandExisting(written, c.in.Variables)
+	if strings.HasPrefix(p, "./") || strings.HasPrefix(p, "../") {
+		// GitLab reads include:local from the repository root, whichever file includes it.
+		msg := fmt.Sprintf("include: local file %q is a relative path, which GitLab does not support: include:local paths start at the repository root", written)
+		if rest, ok := strings.CutPrefix(p, "./"); ok && !strings.HasPrefix(rest, "../") {
+			msg += fmt.Sprintf(" (write %q)", "/"+rest)
+		}
+		c.errs.add(n, "", "%s", msg)
+		return nil
+	}
 	p = strings.TrimPrefix(p, "/")
 	if ext := path.Ext(p); ext != ".yml" && ext != ".yaml" {
 		c.errs.add(n, "", "include: %q does not have a YAML extension (.yml or .yaml)", written)

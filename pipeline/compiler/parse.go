@@ -54,6 +54,9 @@ func parseYAML(path string, data []byte) (*node, *Error) {
 				e.Line, _ = strconv.Atoi(m[1])
 				e.Msg = "invalid YAML: " + m[2]
 			}
+			if line := errorLine(data); line > 0 {
+				e.Line = line
+			}
 			return nil, e
 		}
 		docs = append(docs, &doc)
@@ -217,4 +220,41 @@ func (c *converter) mergeSources(v *yaml.Node) []*node {
 	}
 	c.fail(v, "invalid YAML: << must merge a hash or a list of hashes")
 	return nil
+}
+
+// errorLine returns the line where a YAML syntax error is: the first line whose prefix of
+// the file no longer parses. The parser's own line is where the enclosing block began
+// (a mapping at line 1 for a bad indent at line 5), which sends the reader to the wrong
+// place. Cutting a valid file at a line end leaves valid YAML nearly always, so the
+// search runs in halves; 0 when no prefix fails.
+func errorLine(data []byte) int {
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	prefix := func(n int) []byte { return bytes.Join(lines[:n], nil) }
+	if parses(prefix(len(lines))) {
+		return 0
+	}
+	lo, hi := 0, len(lines) // prefix(lo) parses, prefix(hi) does not
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if parses(prefix(mid)) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi
+}
+
+func parses(data []byte) bool {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
 }
