@@ -139,7 +139,7 @@ func (c *compilation) evaluate(g *globals, insts []*instance, ix *jobIndex) *Pip
 	kept := map[string]*instance{}
 	for _, in := range insts {
 		if reason := c.include(in, g.hasFlow); reason != "" {
-			p.Skipped = append(p.Skipped, SkippedJob{Name: in.job.Name, Reason: reason})
+			p.Skipped = append(p.Skipped, SkippedJob{Name: in.job.Name, Stage: in.job.Stage, Line: in.job.Line, Reason: reason})
 			continue
 		}
 		kept[in.job.Name] = in
