@@ -20,12 +20,13 @@ func (c *compilation) image(n *node, job, key string, keys map[string]bool) *Ima
 		return nil
 	}
 	c.checkKeys(n, job, key, keys)
-	for _, k := range []string{"docker", "kubernetes"} {
-		if v := n.get(k); v != nil {
-			c.errs.add(v, job, "%s:%s options are not supported locally", key, k)
-		}
+	if v := n.get("kubernetes"); v != nil {
+		c.errs.add(v, job, "%s:kubernetes options are not supported locally", key)
 	}
 	img := &Image{}
+	if v := n.get("docker"); v != nil {
+		img.Docker = c.docker(v, job, key)
+	}
 	if v := n.get("name"); v != nil {
 		img.Name, _ = c.text(v, job, key+":name")
 	} else {
@@ -295,4 +296,29 @@ func (c *compilation) coverage(n *node, job string) string {
 		c.errs.add(n, job, "coverage: %v", err)
 	}
 	return src
+}
+
+// platformPattern is os/arch[/variant], as docker pull --platform takes it.
+var platformPattern = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$`)
+
+// docker reads image:docker (GitLab's platform and user).
+func (c *compilation) docker(n *node, job, key string) *Docker {
+	if !n.isMap() {
+		c.errs.add(n, job, "%s:docker must be a hash with platform: and user:, not %s", key, n.describe())
+		return nil
+	}
+	c.checkKeys(n, job, key+":docker", set("platform", "user"))
+	d := &Docker{}
+	if v := n.get("platform"); v != nil {
+		if s, ok := c.text(v, job, key+":docker:platform"); ok {
+			d.Platform = strings.ToLower(s)
+			if !platformPattern.MatchString(d.Platform) {
+				c.errs.add(v, job, "%s:docker:platform %q is not os/arch, like linux/amd64 or linux/arm64/v8", key, s)
+			}
+		}
+	}
+	if v := n.get("user"); v != nil {
+		d.User, _ = c.text(v, job, key+":docker:user")
+	}
+	return d
 }
