@@ -40,7 +40,7 @@ func Compile(in Input) (*Pipeline, error) {
 		return nil, ErrorList{{File: in.File, Msg: "the pipeline file does not exist in the repository"}}
 	}
 	inc := &includer{c: c, seen: map[string]bool{in.File: true}}
-	root := inc.load(in.File, 0)
+	root := inc.load(includeFile{path: in.File}, 0)
 	if root == nil && len(c.errs.list) == 0 {
 		c.errs.list = append(c.errs.list, Error{File: in.File, Msg: "the configuration is empty"})
 	}
@@ -135,9 +135,10 @@ func edgeStages(stages []string) []string {
 // evaluate applies workflow:rules, then each job's rules (or only/except), and returns
 // the pipeline of the jobs that stay.
 func (c *compilation) evaluate(g *globals, insts []*instance, ix *jobIndex) *Pipeline {
-	p := &Pipeline{Stages: g.stages, Variables: g.variables, Jobs: []*Job{}}
+	p := &Pipeline{Stages: g.stages, Variables: g.variables, Jobs: []*Job{}, order: map[string]int{}}
 	kept := map[string]*instance{}
-	for _, in := range insts {
+	for i, in := range insts {
+		p.order[in.job.Name] = i
 		if reason := c.include(in, g.hasFlow); reason != "" {
 			p.Skipped = append(p.Skipped, SkippedJob{Name: in.job.Name, Stage: in.job.Stage, Line: in.job.Line, Reason: reason})
 			continue

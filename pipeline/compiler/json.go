@@ -118,18 +118,19 @@ type parallelJSON struct {
 func (p Pipeline) MarshalJSON() ([]byte, error) {
 	out := pipelineJSON{Stages: p.Stages, Variables: p.Variables, Jobs: []any{}, Filtered: p.Filtered}
 	type entry struct {
-		stage, line int
-		v           any
+		stage, order int
+		v            any
 	}
 	var all []entry
 	for _, j := range p.Jobs {
-		all = append(all, entry{slices.Index(p.Stages, j.Stage), j.Line, j.toJSON()})
+		all = append(all, entry{slices.Index(p.Stages, j.Stage), p.order[j.Name], j.toJSON()})
 	}
 	for _, s := range p.Skipped {
-		all = append(all, entry{slices.Index(p.Stages, s.Stage), s.Line,
+		all = append(all, entry{slices.Index(p.Stages, s.Stage), p.order[s.Name],
 			skippedJSON{Name: s.Name, Stage: s.Stage, When: "never", Reason: s.Reason}})
 	}
-	slices.SortStableFunc(all, func(a, b entry) int { return cmp.Or(cmp.Compare(a.stage, b.stage), cmp.Compare(a.line, b.line)) })
+	// Stage order, then file order (kept jobs first when the order is not known).
+	slices.SortStableFunc(all, func(a, b entry) int { return cmp.Or(cmp.Compare(a.stage, b.stage), cmp.Compare(a.order, b.order)) })
 	for _, e := range all {
 		out.Jobs = append(out.Jobs, e.v)
 	}

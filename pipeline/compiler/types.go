@@ -23,6 +23,10 @@ type Pipeline struct {
 	// Filtered is set when workflow:rules kept the whole pipeline from being created; Jobs
 	// is then empty.
 	Filtered string `json:",omitempty"`
+
+	// order is each job's place in the file (kept and skipped ones), for the JSON
+	// listing both.
+	order map[string]int
 }
 
 // SkippedJob is a job that rules, only or except left out of this pipeline.
