@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -98,7 +99,7 @@ func (c *compilation) inputValue(p pair, given, at *node) *node {
 	}
 	if o := spec.get("options"); o != nil {
 		opts := c.stringArray(o, "", "spec:inputs:"+name+":options")
-		if !contains(opts, v.value) || v.kind != scalarNode {
+		if !slices.Contains(opts, v.value) || v.kind != scalarNode {
 			c.errs.add(where, "", "`%s` input: `%s` cannot be used because it is not in the list of allowed options", name, v.value)
 			return nil
 		}
@@ -119,15 +120,6 @@ func (c *compilation) inputValue(p pair, given, at *node) *node {
 		}
 	}
 	return v
-}
-
-func contains(list []string, s string) bool {
-	for _, it := range list {
-		if it == s {
-			return true
-		}
-	}
-	return false
 }
 
 func inputHasType(v *node, typ string) bool {

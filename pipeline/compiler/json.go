@@ -192,10 +192,7 @@ func (j *Job) toJSON() jobJSON {
 	return out
 }
 
-func imageToJSON(i Image) imageJSON {
-	return imageJSON{Name: i.Name, Alias: i.Alias, Entrypoint: i.Entrypoint, Command: i.Command,
-		PullPolicy: i.PullPolicy, Variables: i.Variables, Docker: i.Docker}
-}
+func imageToJSON(i Image) imageJSON { return imageJSON(i) }
 
 // varJSON is a variable as GitLab's API writes one: raw for `expand: false`.
 type varJSON struct {
