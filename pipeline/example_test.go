@@ -18,7 +18,7 @@ func TestExamplePipeline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := cmp.Diff([]compiler.SkippedJob{{Name: "docs", Reason: "rules: no rule matched"}}, p.Skipped); d != "" {
+	if d := cmp.Diff([]compiler.SkippedJob{{Name: "docs", Stage: "test", Line: 67, Reason: "rules: no rule matched"}}, p.Skipped); d != "" {
 		t.Errorf("skipped -want +got:\n%s", d)
 	}
 	s, err := NewScheduler(p, nil)

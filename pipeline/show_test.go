@@ -40,10 +40,10 @@ func TestShowPrintsWhatTheFileSays(t *testing.T) {
 	if strings.Count(out, "registry.example.com") != 1 || strings.Contains(out, "null") {
 		t.Errorf("the global variable should show once and no field be null:\n%s", out)
 	}
-	if !strings.Contains(out, "Value: -mod=vendor") || !strings.Contains(out, "Needs: []") {
+	if !strings.Contains(out, "value: -mod=vendor") || !strings.Contains(out, "needs: []") {
 		t.Errorf("build's own variable and its needs: [] should show:\n%s", out)
 	}
-	if strings.Index(out, "Stages:") > strings.Index(out, "Jobs:") {
+	if strings.Index(out, "stages:") > strings.Index(out, "jobs:") {
 		t.Errorf("the keys lost their order:\n%s", out)
 	}
 	j, err := Show(p, "json")

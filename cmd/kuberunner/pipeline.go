@@ -14,6 +14,7 @@ import (
 
 	"github.com/kuberunner/kuberunner/config"
 	"github.com/kuberunner/kuberunner/pipeline"
+	"github.com/kuberunner/kuberunner/pipeline/compiler"
 )
 
 func pipelineCommand() *cli.Command {
@@ -151,7 +152,7 @@ func pipelineLint(_ context.Context, cmd *cli.Command) error {
 	p, err := pipeline.Compile(cmd.String("dir"), cmd.String("file"), cmd.StringSlice("var"))
 	w := cmd.Root().Writer
 	if p == nil {
-		return fmt.Errorf("%s is invalid:\n%w", cmd.String("file"), err)
+		return compileError(cmd.String("file"), err)
 	}
 	fmt.Fprintf(w, "%s is valid: %d jobs", cmd.String("file"), len(p.Jobs))
 	if len(p.Skipped) > 0 {
@@ -172,13 +173,23 @@ func noPipeline(w io.Writer, err error) bool {
 	return ok
 }
 
+// compileError says the file is invalid only when it is: a repository without commits
+// or a --var without = is another problem.
+func compileError(file string, err error) error {
+	var list compiler.ErrorList
+	if errors.As(err, &list) {
+		return fmt.Errorf("%s is invalid:\n%w", file, err)
+	}
+	return err
+}
+
 func pipelineShow(_ context.Context, cmd *cli.Command) error {
 	p, err := pipeline.Compile(cmd.String("dir"), cmd.String("file"), cmd.StringSlice("var"))
 	if noPipeline(cmd.Root().Writer, err) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("%s is invalid:\n%w", cmd.String("file"), err)
+		return compileError(cmd.String("file"), err)
 	}
 	data, err := pipeline.Show(p, cmd.String("format"))
 	if err != nil {

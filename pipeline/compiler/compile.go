@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"errors"
+	"io/fs"
 	"slices"
 	"strings"
 )
@@ -13,6 +14,9 @@ type compilation struct {
 	in    Input
 	errs  errs
 	files repoFiles
+	// badExtends names the entries whose extends failed: what they lack is a follow-on
+	// of that error, not a second one.
+	badExtends map[string]bool
 }
 
 // globals are the top-level settings jobs draw on.
@@ -22,6 +26,7 @@ type globals struct {
 	defaults  *node // the inheritable keys of default: and the old top-level globals
 	workflow  []rule
 	hasFlow   bool
+	badStages bool // stages: is invalid, so a job's stage cannot be checked against it
 }
 
 // Compile compiles in.File. The error, when there is one, is an ErrorList holding every
@@ -30,9 +35,12 @@ func Compile(in Input) (*Pipeline, error) {
 	if in.FS == nil || in.File == "" {
 		return nil, errors.New("compile: Input needs FS and File")
 	}
-	c := &compilation{in: in, files: repoFiles{fsys: in.FS}}
+	c := &compilation{in: in, files: repoFiles{fsys: in.FS}, badExtends: map[string]bool{}}
+	if _, err := fs.Stat(in.FS, in.File); errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrorList{{File: in.File, Msg: "the pipeline file does not exist in the repository"}}
+	}
 	inc := &includer{c: c, seen: map[string]bool{in.File: true}}
-	root := inc.load(in.File, 0)
+	root := inc.load(includeFile{path: in.File}, 0)
 	if root == nil && len(c.errs.list) == 0 {
 		c.errs.list = append(c.errs.list, Error{File: in.File, Msg: "the configuration is empty"})
 	}
@@ -40,7 +48,7 @@ func Compile(in Input) (*Pipeline, error) {
 		return nil, c.errs.list.sorted()
 	}
 	root = c.resolveExtends(root)
-	root = c.resolveReferences(root)
+	root = withoutNulls(c.resolveReferences(root))
 	g := c.globals(root)
 	filtered := c.workflow(g)
 	var defs []*jobDef
@@ -75,7 +83,9 @@ func Compile(in Input) (*Pipeline, error) {
 func (c *compilation) globals(root *node) *globals {
 	g := &globals{stages: defaultStages, defaults: &node{kind: mapNode, file: root.file}}
 	if s := root.get("stages"); s != nil {
+		before := len(c.errs.list)
 		g.stages = c.stringArray(s, "", "stages")
+		g.badStages = len(c.errs.list) > before
 	}
 	g.stages = edgeStages(g.stages)
 	g.variables = c.variables(root.get("variables"), "", true)
@@ -125,11 +135,12 @@ func edgeStages(stages []string) []string {
 // evaluate applies workflow:rules, then each job's rules (or only/except), and returns
 // the pipeline of the jobs that stay.
 func (c *compilation) evaluate(g *globals, insts []*instance, ix *jobIndex) *Pipeline {
-	p := &Pipeline{Stages: g.stages, Variables: g.variables, Jobs: []*Job{}}
+	p := &Pipeline{Stages: g.stages, Variables: g.variables, Jobs: []*Job{}, order: map[string]int{}}
 	kept := map[string]*instance{}
-	for _, in := range insts {
+	for i, in := range insts {
+		p.order[in.job.Name] = i
 		if reason := c.include(in, g.hasFlow); reason != "" {
-			p.Skipped = append(p.Skipped, SkippedJob{Name: in.job.Name, Reason: reason})
+			p.Skipped = append(p.Skipped, SkippedJob{Name: in.job.Name, Stage: in.job.Stage, Line: in.job.Line, Reason: reason})
 			continue
 		}
 		kept[in.job.Name] = in
@@ -227,7 +238,7 @@ func (c *compilation) finishNeeds(in *instance, j *Job, ix *jobIndex, kept map[s
 	if in.def.hasNeeds {
 		j.Needs = []Need{}
 		for _, ns := range in.def.needs {
-			names, err := ix.resolve(ns)
+			names, err := ix.resolve(ns, in.job.Parallel)
 			if err != nil {
 				continue // reported by checkNeeds
 			}

@@ -49,6 +49,10 @@ func (c *compilation) parseRules(n *node, job string, keys, whens map[string]boo
 		c.errs.add(n, job, "rules must be an array of hashes, not %s", n.describe())
 		return nil
 	}
+	if len(n.items) == 0 {
+		c.errs.add(n, job, "rules config can't be blank")
+		return nil
+	}
 	out := []rule{}
 	for i, rn := range flatten(n) {
 		if !rn.isMap() {

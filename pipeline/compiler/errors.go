@@ -41,12 +41,25 @@ func (l ErrorList) Error() string {
 	return strings.Join(lines, "\n")
 }
 
+// sorted sorts the list and reports each problem once: a value that jobs share (a
+// default:, a hidden job they extend, an anchor) is wrong in one place, so the same
+// message at the same place for several jobs is one error, named by no job.
 func (l ErrorList) sorted() ErrorList {
 	out := slices.Clone(l)
 	slices.SortStableFunc(out, func(a, b Error) int {
-		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line))
+		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Msg, b.Msg))
 	})
-	return slices.CompactFunc(out, func(a, b Error) bool { return a == b })
+	var kept ErrorList
+	for _, e := range out {
+		if n := len(kept); n > 0 && kept[n-1].File == e.File && kept[n-1].Line == e.Line && kept[n-1].Msg == e.Msg {
+			if kept[n-1].Job != e.Job {
+				kept[n-1].Job = ""
+			}
+			continue
+		}
+		kept = append(kept, e)
+	}
+	return kept
 }
 
 // errs collects problems as the compiler goes.

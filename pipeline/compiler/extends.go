@@ -29,6 +29,10 @@ func (r *extender) resolve(name string, n *node, depth int) *node {
 	if !n.isMap() || !n.has("extends") {
 		return n
 	}
+	if n.get("extends").kind == nullNode {
+		r.c.badExtends[name] = true
+		return n.without("extends") // null is as if absent
+	}
 	if d, ok := r.done[name]; ok {
 		return d
 	}
@@ -42,14 +46,17 @@ func (r *extender) resolve(name string, n *node, depth int) *node {
 		bases = ext.items
 	default:
 		r.c.errs.add(ext, job, "extends must be a job name or a list of job names, not %s", ext.describe())
+		r.c.badExtends[name] = true
 		return n.without("extends")
 	}
 	if depth >= maxExtendsDepth {
 		r.c.errs.add(ext, job, "extends: nesting too deep (the limit is %d levels)", maxExtendsDepth)
+		r.c.badExtends[name] = true
 		return n.without("extends")
 	}
 	if r.active[name] {
 		r.c.errs.add(ext, job, "extends: circular dependency through %s", name)
+		r.c.badExtends[name] = true
 		return n.without("extends")
 	}
 	r.active[name] = true
@@ -64,13 +71,18 @@ func (r *extender) resolve(name string, n *node, depth int) *node {
 		base := r.root.get(b.value)
 		if base == nil {
 			r.c.errs.add(b, job, "extends: unknown job or template %q", b.value)
+			r.c.badExtends[name] = true
 			continue
 		}
 		if !base.isMap() {
 			r.c.errs.add(b, job, "extends: %q is not a hash", b.value)
+			r.c.badExtends[name] = true
 			continue
 		}
 		resolved := r.resolve(b.value, base, depth+1)
+		if r.c.badExtends[b.value] {
+			r.c.badExtends[name] = true
+		}
 		if merged == nil {
 			merged = resolved
 		} else {

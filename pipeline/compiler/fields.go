@@ -11,63 +11,6 @@ const (
 	maxRetry        = 2
 )
 
-func (c *compilation) image(n *node, job, key string, keys map[string]bool) *Image {
-	if n.isText() {
-		return &Image{Name: n.value}
-	}
-	if !n.isMap() {
-		c.errs.add(n, job, "%s must be a name or a hash with name:, not %s", key, n.describe())
-		return nil
-	}
-	c.checkKeys(n, job, key, keys)
-	for _, k := range []string{"docker", "kubernetes"} {
-		if v := n.get(k); v != nil {
-			c.errs.add(v, job, "%s:%s options are not supported locally", key, k)
-		}
-	}
-	img := &Image{}
-	if v := n.get("name"); v != nil {
-		img.Name, _ = c.text(v, job, key+":name")
-	} else {
-		c.errs.add(n, job, "%s needs name:", key)
-	}
-	if v := n.get("alias"); v != nil {
-		img.Alias, _ = c.text(v, job, key+":alias")
-	}
-	if v := n.get("entrypoint"); v != nil {
-		img.Entrypoint = c.stringArray(v, job, key+":entrypoint")
-	}
-	if v := n.get("command"); v != nil {
-		img.Command = c.stringArray(v, job, key+":command")
-	}
-	if v := n.get("pull_policy"); v != nil {
-		img.PullPolicy = c.strings(v, job, key+":pull_policy")
-		for _, p := range img.PullPolicy {
-			if !pullPolicies[p] {
-				c.errs.add(v, job, "%s:pull_policy %q is not one of: always, if-not-present, never", key, p)
-			}
-		}
-	}
-	if v := n.get("variables"); v != nil {
-		img.Variables = c.variables(v, job, false)
-	}
-	return img
-}
-
-func (c *compilation) services(n *node, job string) []Image {
-	if !n.isSeq() {
-		c.errs.add(n, job, "services must be an array, not %s", n.describe())
-		return nil
-	}
-	var out []Image
-	for _, it := range n.items {
-		if img := c.image(it, job, "services", serviceKeywords); img != nil {
-			out = append(out, *img)
-		}
-	}
-	return out
-}
-
 func (c *compilation) artifacts(n *node, job string) *Artifacts {
 	if !n.isMap() {
 		c.errs.add(n, job, "artifacts must be a hash, not %s", n.describe())

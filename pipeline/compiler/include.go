@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"fmt"
 	"path"
 	"strings"
 )
@@ -18,11 +19,32 @@ type includer struct {
 	count int
 }
 
-func (inc *includer) load(file string, depth int) *node {
-	root, perr := loadFile(inc.c.in.FS, file)
+// includeFile is one file to include and the inputs it is given.
+type includeFile struct {
+	path   string
+	inputs *node // include:inputs, nil when none are given
+	at     *node // the include entry, for errors
+}
+
+func (inc *includer) load(f includeFile, depth int) *node {
+	file := f.path
+	header, root, perr := loadFile(inc.c.in.FS, file)
 	if perr != nil {
 		inc.c.errs.list = append(inc.c.errs.list, *perr)
 		return nil
+	}
+	if header != nil || f.inputs != nil {
+		at := f.at
+		if at == nil {
+			at = header
+		}
+		values, ok := inc.c.inputValues(header, f.inputs, file, at)
+		if !ok {
+			return nil
+		}
+		if root != nil {
+			root = inc.c.interpolate(root, values)
+		}
 	}
 	if root == nil {
 		return nil
@@ -54,8 +76,9 @@ func (inc *includer) load(file string, depth int) *node {
 	return deepMerge(merged, own)
 }
 
-// files returns the local files an include value names, in order, each once.
-func (inc *includer) files(incl *node, depth int) []string {
+// files returns the local files an include value names, in order, each once (a file
+// given inputs each time it is named).
+func (inc *includer) files(incl *node, depth int) []includeFile {
 	var entries []*node
 	switch {
 	case incl.kind == nullNode:
@@ -65,17 +88,21 @@ func (inc *includer) files(incl *node, depth int) []string {
 	default:
 		entries = []*node{incl}
 	}
-	var out []string
+	var out []includeFile
 	for _, e := range entries {
 		for _, f := range inc.entry(e) {
-			if inc.seen[f] {
-				continue // GitLab includes a file once however often it is named
-			}
-			inc.seen[f] = true
+			// Every include counts toward the limit, a file named again too, as in
+			// GitLab; the file itself is merged once.
 			inc.count++
 			if inc.count > maxIncludes {
 				inc.c.errs.add(e, "", "include: maximum of %d includes are allowed", maxIncludes)
 				return out
+			}
+			if f.inputs == nil {
+				if inc.seen[f.path] {
+					continue
+				}
+				inc.seen[f.path] = true
 			}
 			if depth+1 > maxIncludeDepth {
 				inc.c.errs.add(e, "", "include: maximum of %d nested includes are allowed", maxIncludeDepth)
@@ -87,10 +114,10 @@ func (inc *includer) files(incl *node, depth int) []string {
 	return out
 }
 
-var serverIncludes = []string{"remote", "project", "template", "component"}
+var serverIncludes = []string{"remote", "project", "template"}
 
 // entry resolves one include entry to the files it names.
-func (inc *includer) entry(e *node) []string {
+func (inc *includer) entry(e *node) []includeFile {
 	c := inc.c
 	if e.isText() {
 		p := e.value
@@ -98,7 +125,7 @@ func (inc *includer) entry(e *node) []string {
 			c.errs.add(e, "", "include:remote %q is not supported locally", p)
 			return nil
 		}
-		return inc.local(e, p)
+		return files(inc.local(e, p), nil, e)
 	}
 	if !e.isMap() {
 		c.errs.add(e, "", "include: an entry must be a path or a hash, not %s", e.describe())
@@ -112,10 +139,7 @@ func (inc *includer) entry(e *node) []string {
 	}
 	for _, p := range e.pairs {
 		switch p.key {
-		case "local", "rules":
-		case "inputs":
-			c.errs.add(p.val, "", "include:inputs is not supported locally")
-			return nil
+		case "local", "component", "rules", "inputs":
 		case "file", "ref":
 			c.errs.add(p.val, "", "include:%s is only valid with include:project, which is not supported locally", p.key)
 			return nil
@@ -124,18 +148,34 @@ func (inc *includer) entry(e *node) []string {
 			return nil
 		}
 	}
-	local := e.get("local")
-	if !local.isText() {
-		c.errs.add(e, "", "include: an entry needs local: a path")
-		return nil
-	}
 	if r := e.get("rules"); r != nil {
 		rs := c.parseRules(r, "", includeRuleKeywords, set("always", "never"))
 		if m := c.matchRules(rs, lookup(c.in.Variables, nil), nil); m == nil || m.when == "never" {
 			return nil
 		}
 	}
-	return inc.local(local, local.value)
+	inputs := e.get("inputs")
+	if comp := e.get("component"); comp != nil {
+		if e.has("local") {
+			c.errs.add(e, "", "include: an entry takes local: or component:, not both")
+			return nil
+		}
+		return files(inc.component(comp), inputs, e)
+	}
+	local := e.get("local")
+	if !local.isText() {
+		c.errs.add(e, "", "include: an entry needs local: a path")
+		return nil
+	}
+	return files(inc.local(local, local.value), inputs, e)
+}
+
+func files(paths []string, inputs, at *node) []includeFile {
+	out := make([]includeFile, len(paths))
+	for i, p := range paths {
+		out[i] = includeFile{path: p, inputs: inputs, at: at}
+	}
+	return out
 }
 
 // local resolves an include:local path, expanding variables and wildcards.
@@ -144,6 +184,15 @@ func (inc *includer) entry(e *node) []string {
 func (inc *includer) local(n *node, written string) []string {
 	c := inc.c
 	p := expandExisting(written, c.in.Variables)
+	if strings.HasPrefix(p, "./") || strings.HasPrefix(p, "../") {
+		// GitLab reads include:local from the repository root, whichever file includes it.
+		msg := fmt.Sprintf("include: local file %q is a relative path, which GitLab does not support: include:local paths start at the repository root", written)
+		if rest, ok := strings.CutPrefix(p, "./"); ok && !strings.HasPrefix(rest, "../") {
+			msg += fmt.Sprintf(" (write %q)", "/"+rest)
+		}
+		c.errs.add(n, "", "%s", msg)
+		return nil
+	}
 	p = strings.TrimPrefix(p, "/")
 	if ext := path.Ext(p); ext != ".yml" && ext != ".yaml" {
 		c.errs.add(n, "", "include: %q does not have a YAML extension (.yml or .yaml)", written)

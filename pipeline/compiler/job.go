@@ -53,7 +53,7 @@ func (c *compilation) decodeJob(name string, keyLine int, n *node, g *globals) *
 		if len(j.Script) == 0 && len(c.errs.list) == before && !hasFailed(s) {
 			c.errs.add(s, name, "script can't be empty")
 		}
-	} else if !n.has("trigger") && !n.has("run") {
+	} else if !n.has("trigger") && !n.has("run") && !c.badExtends[name] {
 		msg := "the job has no script: (every job needs script:)"
 		if kw := nearKeyword(name); kw != "" {
 			msg = fmt.Sprintf("the job has no script:; or is %q a misspelt %q?", name, kw)
@@ -69,7 +69,7 @@ func (c *compilation) decodeJob(name string, keyLine int, n *node, g *globals) *
 	if s := n.get("stage"); s != nil {
 		if st, ok := c.text(s, name, "stage"); ok {
 			j.Stage = st
-			if !slices.Contains(g.stages, st) {
+			if !slices.Contains(g.stages, st) && !g.badStages {
 				c.errs.add(s, name, "stage %q is not declared; stages are: %s", st, strings.Join(g.stages, ", "))
 			}
 		}

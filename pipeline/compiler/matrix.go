@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -153,4 +154,35 @@ func (d *jobDef) expand() []*instance {
 		out[i] = &instance{def: d, job: j, vars: vars}
 	}
 	return out
+}
+
+// matrixExpr is $[[ matrix.NAME ]], which needs:parallel:matrix may use for a value of
+// the needing job's own matrix.
+var matrixExpr = regexp.MustCompile(`\$\[\[\s*matrix\.([A-Za-z_][A-Za-z0-9_]*)\s*\]\]`)
+
+// withOwnMatrix returns s with every $[[ matrix.NAME ]] replaced by own's value of NAME.
+func (s *parallelSpec) withOwnMatrix(own *ParallelInfo) (*parallelSpec, error) {
+	out := *s
+	out.matrix = make([]map[string]string, len(s.matrix))
+	for i, entry := range s.matrix {
+		m := make(map[string]string, len(entry))
+		for k, v := range entry {
+			var missing string
+			m[k] = matrixExpr.ReplaceAllStringFunc(v, func(expr string) string {
+				name := matrixExpr.FindStringSubmatch(expr)[1]
+				if own != nil {
+					if val, ok := own.Matrix[name]; ok {
+						return val
+					}
+				}
+				missing = name
+				return expr
+			})
+			if missing != "" {
+				return nil, fmt.Errorf("needs:parallel:matrix uses $[[ matrix.%s ]], but this job's parallel:matrix has no %s", missing, missing)
+			}
+		}
+		out.matrix[i] = m
+	}
+	return &out, nil
 }

@@ -112,7 +112,7 @@ func TestCompileNeedsInput(t *testing.T) {
 	}
 	fsys := fstest.MapFS{}
 	_, err := Compile(Input{FS: fsys, File: ".gitlab-ci.yml"})
-	if err == nil || !strings.Contains(err.Error(), ".gitlab-ci.yml: cannot read file") {
+	if err == nil || !strings.Contains(err.Error(), ".gitlab-ci.yml: the pipeline file does not exist") {
 		t.Errorf("Compile of a missing file: error %v, want one naming the file", err)
 	}
 }

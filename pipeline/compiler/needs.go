@@ -98,7 +98,17 @@ func (ix *jobIndex) namesOf(name string) ([]string, bool) {
 
 // resolve returns the instance names a need names: a parallel job's instances, or only
 // the matrix ones it selects.
-func (ix *jobIndex) resolve(ns needSpec) ([]string, error) {
+//
+// own is the matrix of the instance that needs: $[[ matrix.X ]] in the need's matrix
+// stands for its value of X.
+func (ix *jobIndex) resolve(ns needSpec, own *ParallelInfo) ([]string, error) {
+	if ns.matrix != nil {
+		m, err := ns.matrix.withOwnMatrix(own)
+		if err != nil {
+			return nil, err
+		}
+		ns.matrix = m
+	}
 	all, ok := ix.instances[ns.job]
 	if !ok {
 		if _, isInstance := ix.stageOf[ns.job]; isInstance && ns.matrix == nil {
@@ -134,10 +144,12 @@ func (c *compilation) checkNeeds(insts []*instance, ix *jobIndex) {
 			specs = append(specs, r.needs...)
 		}
 		for _, ns := range specs {
-			names, err := ix.resolve(ns)
+			names, err := ix.resolve(ns, in.job.Parallel)
 			if err != nil {
-				c.errs.add(ns.node, name, "%v", err)
-				continue
+				if !ns.optional || ns.matrix != nil {
+					c.errs.add(ns.node, name, "%v", err)
+				}
+				continue // an optional need on an undefined job is ignored, as on GitLab
 			}
 			for _, target := range names {
 				if ix.stageOf[target] > own {
@@ -171,7 +183,9 @@ func (c *compilation) checkDependencies(in *instance, ix *jobIndex, needed []str
 			if ix.stageOf[target] >= ix.stageOf[in.job.Name] && !slices.Contains(needed, target) {
 				c.errs.add(dn, in.job.Name, "dependencies: %q is not in an earlier stage", target)
 			}
-			if in.def.hasNeeds && !slices.Contains(needed, target) {
+			// `needs: []` starts the job at once and leaves dependencies free, as in
+			// GitLab, whose check reads the needed jobs and finds none.
+			if len(in.def.needs) > 0 && !slices.Contains(needed, target) {
 				c.errs.add(dn, in.job.Name, "dependencies: %q must also be listed in needs", target)
 			}
 		}

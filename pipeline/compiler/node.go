@@ -166,3 +166,48 @@ func rubyFloat(f float64) string {
 	}
 	return s
 }
+
+// withoutNulls returns the top-level map root with every key set to null removed from
+// the values of its keywords and jobs, recursively: GitLab treats `key:` with no value
+// as if the key were absent (its config factory makes an unspecified entry of nil), so
+// defaults still apply. A variable with no value is the empty string instead. A null
+// job stays, for the error that says a job must be a hash.
+func withoutNulls(root *node) *node {
+	out := *root
+	out.pairs = make([]pair, 0, len(root.pairs))
+	for _, p := range root.pairs {
+		if p.val.kind == nullNode && rootKeywords[p.key] {
+			continue
+		}
+		p.val = pruneNulls(p.val, p.key == "variables")
+		out.pairs = append(out.pairs, p)
+	}
+	return &out
+}
+
+func pruneNulls(n *node, variables bool) *node {
+	switch n.kind {
+	case mapNode:
+		out := *n
+		out.pairs = make([]pair, 0, len(n.pairs))
+		for _, p := range n.pairs {
+			if p.val.kind == nullNode {
+				if !variables {
+					continue
+				}
+				p.val = &node{kind: scalarNode, tag: "!!str", file: p.val.file, line: p.val.line}
+			}
+			p.val = pruneNulls(p.val, p.key == "variables" && !variables)
+			out.pairs = append(out.pairs, p)
+		}
+		return &out
+	case seqNode:
+		out := *n
+		out.items = make([]*node, len(n.items))
+		for i, it := range n.items {
+			out.items[i] = pruneNulls(it, false)
+		}
+		return &out
+	}
+	return n
+}

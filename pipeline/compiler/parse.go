@@ -22,11 +22,12 @@ const maxNodes = 1 << 20
 
 var yamlErrLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// loadFile reads and parses one configuration file. An empty file gives a nil node.
-func loadFile(fsys fs.FS, path string) (*node, *Error) {
+// loadFile reads and parses one configuration file: its header document (spec:, nil
+// when it has none) and its configuration. An empty configuration gives a nil node.
+func loadFile(fsys fs.FS, path string) (header, config *node, _ *Error) {
 	data, err := fs.ReadFile(fsys, path)
 	if err != nil {
-		return nil, &Error{File: path, Msg: fmt.Sprintf("cannot read file: %v", unwrapPathError(err))}
+		return nil, nil, &Error{File: path, Msg: fmt.Sprintf("cannot read file: %v", unwrapPathError(err))}
 	}
 	return parseYAML(path, data)
 }
@@ -39,7 +40,7 @@ func unwrapPathError(err error) error {
 	return err
 }
 
-func parseYAML(path string, data []byte) (*node, *Error) {
+func parseYAML(path string, data []byte) (header, config *node, _ *Error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var docs []*yaml.Node
 	for {
@@ -54,30 +55,36 @@ func parseYAML(path string, data []byte) (*node, *Error) {
 				e.Line, _ = strconv.Atoi(m[1])
 				e.Msg = "invalid YAML: " + m[2]
 			}
-			return nil, e
+			if line := errorLine(data); line > 0 {
+				e.Line = line
+			}
+			return nil, nil, e
 		}
 		docs = append(docs, &doc)
 	}
+	c := converter{file: path}
 	switch len(docs) {
 	case 0:
-		return nil, nil
+		return nil, nil, nil
 	case 1:
 	case 2:
-		// A header document (`spec:`) in front of the configuration: inputs need
-		// interpolation GitLab does when the file is included with inputs.
-		return nil, &Error{File: path, Line: docs[0].Line, Msg: "spec:inputs headers are not supported locally"}
+		// A header document (`spec:`) in front of the configuration.
+		header = c.convert(docs[0])
+		if c.err == nil && !header.has("spec") {
+			return nil, nil, &Error{File: path, Line: docs[0].Line, Msg: "invalid YAML: a file of two documents starts with a header holding spec:"}
+		}
+		docs = docs[1:]
 	default:
-		return nil, &Error{File: path, Line: docs[2].Line, Msg: "invalid YAML: a configuration file holds one document"}
+		return nil, nil, &Error{File: path, Line: docs[2].Line, Msg: "invalid YAML: a configuration file holds one document, or a spec: header and one document"}
 	}
-	c := converter{file: path}
 	n := c.convert(docs[0])
 	if c.err != nil {
-		return nil, c.err
+		return nil, nil, c.err
 	}
 	if n.kind == nullNode {
-		return nil, nil
+		return header, nil, nil
 	}
-	return n, nil
+	return header, n, nil
 }
 
 type converter struct {
@@ -217,4 +224,41 @@ func (c *converter) mergeSources(v *yaml.Node) []*node {
 	}
 	c.fail(v, "invalid YAML: << must merge a hash or a list of hashes")
 	return nil
+}
+
+// errorLine returns the line where a YAML syntax error is: the first line whose prefix of
+// the file no longer parses. The parser's own line is where the enclosing block began
+// (a mapping at line 1 for a bad indent at line 5), which sends the reader to the wrong
+// place. Cutting a valid file at a line end leaves valid YAML nearly always, so the
+// search runs in halves; 0 when no prefix fails.
+func errorLine(data []byte) int {
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	prefix := func(n int) []byte { return bytes.Join(lines[:n], nil) }
+	if parses(prefix(len(lines))) {
+		return 0
+	}
+	lo, hi := 0, len(lines) // prefix(lo) parses, prefix(hi) does not
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if parses(prefix(mid)) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi
+}
+
+func parses(data []byte) bool {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
 }

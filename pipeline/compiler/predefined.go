@@ -105,7 +105,10 @@ func ReadGitState(dir string) (GitState, error) {
 		return GitState{}, fmt.Errorf("read git state of %s: %w", dir, err)
 	}
 	g := GitState{Dir: abs}
-	if g.Sha, err = git(abs, "rev-parse", "--verify", "HEAD"); err != nil {
+	if g.Sha, err = git(abs, "rev-parse", "--verify", "-q", "HEAD"); err != nil {
+		if _, gitErr := git(abs, "rev-parse", "--git-dir"); gitErr == nil {
+			return GitState{}, fmt.Errorf("the repository in %s has no commits yet: a pipeline runs for a commit, so commit %s first", abs, ".gitlab-ci.yml")
+		}
 		return GitState{}, fmt.Errorf("read git state of %s: %w", dir, err)
 	}
 	g.BeforeSha, _ = git(abs, "rev-parse", "--verify", "-q", "HEAD~1")

@@ -23,11 +23,17 @@ type Pipeline struct {
 	// Filtered is set when workflow:rules kept the whole pipeline from being created; Jobs
 	// is then empty.
 	Filtered string `json:",omitempty"`
+
+	// order is each job's place in the file (kept and skipped ones), for the JSON
+	// listing both.
+	order map[string]int
 }
 
 // SkippedJob is a job that rules, only or except left out of this pipeline.
 type SkippedJob struct {
 	Name   string
+	Stage  string
+	Line   int // where the job is defined
 	Reason string
 }
 
@@ -95,6 +101,15 @@ type Image struct {
 	Command    []string `json:",omitempty"`
 	PullPolicy []string `json:",omitempty"`
 	Variables  []Var    `json:",omitempty"`
+	// Docker holds image:docker: what the container runs as and the platform its image
+	// is for.
+	Docker *Docker `json:",omitempty"`
+}
+
+// Docker is image:docker (or services:docker).
+type Docker struct {
+	Platform string `json:"platform,omitempty"` // e.g. linux/arm64: the image variant and the node's architecture
+	User     string `json:"user,omitempty"`     // user name or UID[:GID] the container runs as
 }
 
 // Need is one entry of a job's needs.
