@@ -55,11 +55,20 @@ start_control_plane() {
 
 start_node() {
 	mkdir -p "$KUBELET_DIR"
+	install_seccomp_profiles
 	daemon kubelet "$K8S_BIN/kubelet" \
 		--config="$STATE/etc/kubelet.yaml" --kubeconfig="$STATE/kubelet.kubeconfig" \
 		--container-runtime-endpoint="unix://$CONTAINERD_SOCK" \
 		--hostname-override="$NODE_NAME" --node-ip="$NODE_IP" --root-dir="$KUBELET_DIR" --v=1
 	daemon kube-proxy "$K8S_BIN/kube-proxy" --config="$STATE/etc/kube-proxy.yaml" --v=1
+}
+
+# install_seccomp_profiles puts the Localhost seccomp profiles job pods name where the kubelet
+# looks them up, <--root-dir>/seccomp: kuberunner/buildkit-rootless.json for the BuildKit
+# sidecar (buildkit.SeccompProfileName). `down` removes $KUBELET_DIR, so every start installs it.
+install_seccomp_profiles() {
+	install -D -m 0644 "$REPO_DIR/manifests/seccomp/buildkit-rootless.json" \
+		"$KUBELET_DIR/seccomp/kuberunner/buildkit-rootless.json"
 }
 
 DAEMONS=(etcd registry buildkitd containerd kube-apiserver kube-controller-manager kube-scheduler
