@@ -30,6 +30,8 @@ type JobEnv struct {
 	Predefined []compiler.Var
 	// User are --var values: pipeline variables, the highest precedence, never public.
 	User []compiler.Var
+	// Registry is the container registry jobs push to, or empty (see Options.Registry).
+	Registry string
 	// CacheKey computes the key of cache:key:files from the listed files; nil leaves
 	// such caches keyed by their prefix alone.
 	CacheKey func(files []string) string
@@ -67,6 +69,7 @@ func JobPayload(j *compiler.Job, env JobEnv, id int64, token string, deps []jobs
 		Artifacts:    artifacts(j.Artifacts),
 		Cache:        caches(j.Cache, env.CacheKey),
 		Dependencies: deps,
+		Credentials:  registryCredentials(env.Registry, token),
 		Features: jobspec.JobFeatures{
 			TraceSections:     true,
 			TokenMaskPrefixes: []string{"glcbt-", "glrt-", "glpat-"},
@@ -131,6 +134,11 @@ func jobVariables(j *compiler.Job, env JobEnv, id int64, token string, timeout i
 		pub("CI_SERVER_URL", env.ServerURL),
 		pub("CI_API_V4_URL", env.ServerURL+"/api/v4"),
 		pub("CI_NODE_TOTAL", "1"),
+	}
+	if env.Registry != "" {
+		// As GitLab: the job token is the registry password, masked like the token.
+		vars = append(vars, pub("CI_REGISTRY_USER", registryUser),
+			jobspec.Variable{Key: "CI_REGISTRY_PASSWORD", Value: token, Masked: true})
 	}
 	if p := j.Parallel; p != nil {
 		vars = append(vars, pub("CI_NODE_INDEX", strconv.Itoa(p.Index)), pub("CI_NODE_TOTAL", strconv.Itoa(p.Total)))
@@ -238,4 +246,27 @@ func caches(cs []compiler.Cache, keyOf func([]string) string) []jobspec.Cache {
 		})
 	}
 	return out
+}
+
+// registryUser is the user GitLab gives jobs for its registry.
+const registryUser = "gitlab-ci-token"
+
+// registryVariables are the registry's predefined variables, known when the pipeline is
+// created (rules may use them): CI_REGISTRY and the project's image path.
+func registryVariables(registry, projectPath string) []compiler.Var {
+	if registry == "" {
+		return nil
+	}
+	return []compiler.Var{
+		{Key: "CI_REGISTRY", Value: registry},
+		{Key: "CI_REGISTRY_IMAGE", Value: registry + "/" + strings.ToLower(projectPath)},
+	}
+}
+
+// registryCredentials is the credential GitLab sends for its registry: the job token.
+func registryCredentials(registry, token string) []jobspec.Credential {
+	if registry == "" {
+		return nil
+	}
+	return []jobspec.Credential{{Type: "registry", URL: registry, Username: registryUser, Password: token}}
 }

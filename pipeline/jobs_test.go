@@ -174,3 +174,42 @@ func TestJobPayloadDefaultsAndErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestJobPayloadRegistry: with a registry, a job gets GitLab's registry variables, the job
+// token as the masked password and as a registry credential; without one, none of it.
+func TestJobPayloadRegistry(t *testing.T) {
+	env := testEnv
+	env.Registry = "10.0.0.1:5000"
+	env.Predefined = append(env.Predefined, registryVariables(env.Registry, "Group/Project")...)
+	got, err := JobPayload(&compiler.Job{Name: "build", Stage: "build", When: "on_success"}, env, 7, "tok-7", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]jobspec.Variable{
+		"CI_REGISTRY":          {Key: "CI_REGISTRY", Value: "10.0.0.1:5000", Public: true, Raw: true},
+		"CI_REGISTRY_IMAGE":    {Key: "CI_REGISTRY_IMAGE", Value: "10.0.0.1:5000/group/project", Public: true, Raw: true},
+		"CI_REGISTRY_USER":     {Key: "CI_REGISTRY_USER", Value: "gitlab-ci-token", Public: true},
+		"CI_REGISTRY_PASSWORD": {Key: "CI_REGISTRY_PASSWORD", Value: "tok-7", Masked: true},
+	}
+	for key, w := range want {
+		if _, ok := got.Variables.Lookup(key); !ok {
+			t.Errorf("%s missing", key)
+		}
+		for _, gv := range got.Variables {
+			if gv.Key == key && !cmp.Equal(w, gv) {
+				t.Errorf("%s = %+v, want %+v", key, gv, w)
+			}
+		}
+	}
+	wantCred := []jobspec.Credential{{Type: "registry", URL: "10.0.0.1:5000", Username: "gitlab-ci-token", Password: "tok-7"}}
+	if d := cmp.Diff(wantCred, got.Credentials); d != "" {
+		t.Errorf("credentials -want +got:\n%s", d)
+	}
+	none, err := JobPayload(&compiler.Job{Name: "build", Stage: "build", When: "on_success"}, testEnv, 7, "tok-7", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := none.Variables.Lookup("CI_REGISTRY_PASSWORD"); ok || len(none.Credentials) > 0 {
+		t.Error("without a registry a job gets registry variables or credentials")
+	}
+}

@@ -45,6 +45,10 @@ type Options struct {
 	// APIServer is the URL of the cluster's API server, when known: Run refuses a loopback
 	// Listen that pods on that cluster could not reach.
 	APIServer string
+	// Registry is the container registry jobs push to, host[:port], as GitLab's own
+	// registry: CI_REGISTRY, CI_REGISTRY_IMAGE, CI_REGISTRY_USER and CI_REGISTRY_PASSWORD
+	// (the job token, masked) are set, and the job gets it as a registry credential.
+	Registry string
 	// Runner is the runner entry jobs run with (its Kubernetes section); Run fills in the
 	// name, URL and token.
 	Runner config.Runner
@@ -109,7 +113,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		Env: JobEnv{
 			Git: src.state, PipelineID: src.pipelineID, ServerURL: serverURL,
 			RepoURL: serverURL + src.git.Path(), Predefined: src.predefined, User: src.user,
-			CacheKey: src.cacheKey,
+			CacheKey: src.cacheKey, Registry: opts.Registry,
 		},
 	})
 	if err != nil {

@@ -77,7 +77,7 @@ func prepareSource(ctx context.Context, opts Options, authorize func(string) boo
 			s.changed = strings.Fields(diff)
 		}
 	}
-	s.predefined = compiler.PredefinedVariables(s.state)
+	s.predefined = append(compiler.PredefinedVariables(s.state), registryVariables(opts.Registry, s.state.ProjectPath)...)
 	return s, nil
 }
 

@@ -180,3 +180,24 @@ func TestHelpReadsLikeGitLabRunner(t *testing.T) {
 		}
 	}
 }
+
+func TestParseDeployAndRegistry(t *testing.T) {
+	d, err := parseDeploy("review/*=review:kuberunner-deployer")
+	if err != nil || d != (config.Deploy{Environment: "review/*", Namespace: "review", ClusterRole: "kuberunner-deployer"}) {
+		t.Errorf("parseDeploy = %+v, %v", d, err)
+	}
+	if d, err := parseDeploy("staging=staging"); err != nil || d.ClusterRole != "" {
+		t.Errorf("parseDeploy without a role = %+v, %v (the config default applies later)", d, err)
+	}
+	for _, bad := range []string{"staging", "=ns", "staging="} {
+		if _, err := parseDeploy(bad); err == nil || !strings.Contains(err.Error(), "ENV=NAMESPACE") {
+			t.Errorf("parseDeploy(%q) = %v, want an error naming the form", bad, err)
+		}
+	}
+	if h, insecure := parseRegistry("http://10.0.0.1:5000/"); h != "10.0.0.1:5000" || !insecure {
+		t.Errorf("parseRegistry(http://...) = %q, %v", h, insecure)
+	}
+	if h, insecure := parseRegistry("registry.example.com"); h != "registry.example.com" || insecure {
+		t.Errorf("parseRegistry(host) = %q, %v", h, insecure)
+	}
+}

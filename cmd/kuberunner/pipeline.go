@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -76,6 +77,9 @@ The exit code is 0 only if the pipeline passed.`,
 			&cli.StringFlag{Name: "namespace", Value: config.DefaultNamespace, Usage: "namespace of the job pods"},
 			&cli.StringFlag{Name: "helper-image", Usage: "the kuberunner image run as each pod's prepare container", Sources: envs("KUBERUNNER_HELPER_IMAGE")},
 			&cli.StringFlag{Name: "image", Usage: "image of jobs that name none", Sources: envs("KUBERUNNER_DEFAULT_IMAGE")},
+			&cli.StringFlag{Name: "registry", Usage: "the container registry jobs push to, as GitLab's (CI_REGISTRY...): `host[:port]`, or http://host[:port] for one without TLS", Sources: envs("KUBERUNNER_REGISTRY")},
+			&cli.StringSliceFlag{Name: "deploy", Usage: "give jobs of environment ENV (* wildcards) ClusterRole ROLE (default edit) in NAMESPACE for their length: `ENV=NAMESPACE[:ROLE]` (repeatable)"},
+			&cli.StringFlag{Name: "buildkit-image", Usage: "the rootless BuildKit image of jobs that set KUBERUNNER_BUILDKIT", Sources: envs("KUBERUNNER_BUILDKIT_IMAGE")},
 		),
 		Action: pipelineRun,
 	}
@@ -87,6 +91,18 @@ func pipelineRun(ctx context.Context, cmd *cli.Command) error {
 	k.Kubeconfig, k.Context, k.Namespace = cmd.String("kubeconfig"), cmd.String("context"), cmd.String("namespace")
 	overrideString(&k.HelperImage, cmd.String("helper-image"))
 	overrideString(&k.Image, cmd.String("image"))
+	overrideString(&k.BuildKit.Image, cmd.String("buildkit-image"))
+	registry, insecure := parseRegistry(cmd.String("registry"))
+	if insecure {
+		k.InsecureRegistries = append(k.InsecureRegistries, registry)
+	}
+	for _, d := range cmd.StringSlice("deploy") {
+		entry, err := parseDeploy(d)
+		if err != nil {
+			return err
+		}
+		k.Deploy = append(k.Deploy, entry)
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -102,6 +118,7 @@ func pipelineRun(ctx context.Context, cmd *cli.Command) error {
 		Vars:               cmd.StringSlice("var"),
 		IncludeUncommitted: cmd.Bool("include-uncommitted"),
 		Listen:             cmd.String("listen"),
+		Registry:           registry,
 		APIServer:          apiServerURL(*k),
 		Runner:             rc,
 		Concurrent:         int(cmd.Int("concurrent")),
@@ -146,6 +163,25 @@ func cancelOnInterrupt(cancel context.CancelFunc, out io.Writer) (stop func()) {
 		}
 	}()
 	return func() { signal.Stop(sig); close(done) }
+}
+
+// parseRegistry takes --registry: host[:port], or http://host[:port] for a registry
+// without TLS (as the local cluster's).
+func parseRegistry(s string) (host string, insecure bool) {
+	if h, ok := strings.CutPrefix(s, "http://"); ok {
+		return strings.TrimSuffix(h, "/"), true
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(s, "https://"), "/"), false
+}
+
+// parseDeploy takes --deploy ENV=NAMESPACE[:ROLE].
+func parseDeploy(s string) (config.Deploy, error) {
+	env, target, ok := strings.Cut(s, "=")
+	ns, role, _ := strings.Cut(target, ":")
+	if !ok || env == "" || ns == "" {
+		return config.Deploy{}, fmt.Errorf("--deploy %q: want ENV=NAMESPACE[:ROLE], e.g. staging=staging:edit", s)
+	}
+	return config.Deploy{Environment: env, Namespace: ns, ClusterRole: role}, nil
 }
 
 func pipelineLint(_ context.Context, cmd *cli.Command) error {
