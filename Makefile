@@ -5,7 +5,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)
 GOBIN    := $(CURDIR)/bin
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: build test unit lint e2e check demo cluster-up cluster-down bench tools
+.PHONY: build test unit lint e2e check demo demo-small cluster-up cluster-down bench tools
 
 # One static binary: it also runs inside job pods (copied in by the prepare step), whatever the image's libc.
 build:
@@ -29,11 +29,26 @@ test: lint unit
 e2e: build
 	e2e/run.sh
 
-# demo: the example pipeline on the local cluster, through `kuberunner pipeline run`. The embedded
-# coordinator listens on the node's address so that the job pods can reach it.
+# demo: examples/app's build -> test -> push -> deploy pipeline on the local cluster, through
+# `kuberunner pipeline run`: rootless BuildKit, the cluster's registry, and deploy access to
+# namespace staging for the deploy job only. The embedded coordinator listens on the node's
+# address so that the job pods can reach it. Uncommitted changes are included: change a line
+# of examples/app and run it again to see the cached rebuild and the redeploy.
 E2E_STATE ?= $(or $(KUBERUNNER_E2E_STATE),/var/lib/kuberunner-e2e)
 NODE_IP   ?= 10.213.0.1
 demo: build
+	e2e/cluster/cluster up
+	eval "$$(e2e/cluster/cluster env)" && . "$$KR_IMAGES_ENV" && export KUBECONFIG && \
+	"$$KR_KUBECTL" create namespace staging --dry-run=client -o yaml | "$$KR_KUBECTL" apply -f - >/dev/null && \
+	./kuberunner pipeline run --file examples/app/.gitlab-ci.yml --include-uncommitted \
+		--kubeconfig "$$KUBECONFIG" --listen $(NODE_IP):0 --helper-image "$$KR_IMAGE_KUBERUNNER" \
+		--buildkit-image "$$KR_IMAGE_BUILDKIT" --registry "http://$$KR_REGISTRY" \
+		--deploy staging=staging:edit --var BASE_IMAGE="$$KR_IMAGE_BUSYBOX" && \
+	echo "==> the app in namespace staging answers:" && \
+	"$$KR_KUBECTL" get --raw /api/v1/namespaces/staging/services/demo-app:8080/proxy/
+
+# demo-small: the smaller example pipeline (artifacts, needs, matrix, rules, on_failure).
+demo-small: build
 	e2e/cluster/cluster up
 	. $(E2E_STATE)/images.env && ./kuberunner pipeline run --file examples/.gitlab-ci.yml \
 		--kubeconfig $(E2E_STATE)/admin.kubeconfig --listen $(NODE_IP):0 --helper-image "$$KR_IMAGE_KUBERUNNER"
