@@ -59,6 +59,8 @@ Every flag can also be set through the environment variable shown beside it
 			pipelineCommand(),
 			versionCommand(),
 			stepCommand(),
+			buildCommand(),
+			tagCommand(),
 		},
 	})
 }
