@@ -217,3 +217,23 @@ func TestGitServerUncommittedWithoutChangesIsHEAD(t *testing.T) {
 		t.Errorf("Sha = %s, want HEAD %s for a clean tree", g.Sha(), head)
 	}
 }
+
+// TestGitServerSnapshotWithIgnoredStateDir: a repository that ignores .kuberunner itself
+// (as this one does) snapshots too; git add refuses an exclude naming an ignored path.
+func TestGitServerSnapshotWithIgnoredStateDir(t *testing.T) {
+	dir := newTestRepo(t)
+	writeFile(t, dir, ".gitignore", "/.kuberunner/\n")
+	gitRun(t, dir, "add", ".gitignore")
+	gitRun(t, dir, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "-m", "ignore state")
+	writeFile(t, dir, "README", "uncommitted edit\n")
+	writeFile(t, dir, ".kuberunner/pipelines/1/x", "state\n")
+	g, url := startGitServer(t, dir, true)
+	clone := filepath.Join(t.TempDir(), "clone")
+	gitRun(t, ".", "clone", "--quiet", withCreds(url, testToken), clone)
+	if got := readFile(t, filepath.Join(clone, "README")); got != "uncommitted edit\n" {
+		t.Errorf("README = %q, want the uncommitted edit (snapshot %s)", got, g.Sha())
+	}
+	if got := readFile(t, filepath.Join(clone, ".kuberunner/pipelines/1/x")); got != "<missing>" {
+		t.Errorf("the state directory was served: %q", got)
+	}
+}

@@ -94,6 +94,11 @@ func commitWorkingTree(ctx context.Context, dir, bare, userObjects, head string,
 	}
 	add := []string{"add", "--all", "--", ":/"}
 	for _, p := range excluded {
+		// git add refuses an exclude pathspec naming an ignored path ("The following paths
+		// are ignored"); an ignored path is left out anyway.
+		if _, err := git(ctx, dir, nil, "check-ignore", "-q", ":(top)"+p); err == nil {
+			continue
+		}
 		add = append(add, ":(top,exclude)"+p)
 	}
 	if _, err := git(ctx, dir, env, add...); err != nil {
