@@ -1,0 +1,77 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/kuberunner/kuberunner/config"
+	"github.com/kuberunner/kuberunner/pipeline"
+)
+
+// TestRootImageWorksByDefault: a root Debian image does what apt-get and cp -a do (chown to
+// other users, switch user ids), as with gitlab-runner, under the default profile; the
+// hardened profile refuses the same, as it should.
+func TestRootImageWorksByDefault(t *testing.T) {
+	e := newImageEnv(t)
+	repo := appRepo(t)
+	writeFile(t, repo+"/root.yml", `
+root-tools:
+  image: $DEBIAN
+  script:
+    - id -u
+    - touch f && chown 1234:5678 f && cp -a f g && stat -c %u:%g g | tee owner.txt
+    - test "$(cat owner.txt)" = 1234:5678
+    - setpriv --reuid=65534 --regid=65534 --clear-groups id -u | tee uid.txt
+    - test "$(cat uid.txt)" = 65534
+`)
+	commitAll(t, repo, "root tools")
+	vars := []string{"DEBIAN=" + e.images.DebianGit}
+	r := e.run(t, repo, "root.yml", vars, nil)
+	if j := r.job(t, "root-tools"); j.Status != pipeline.StatusSuccess {
+		t.Fatalf("default profile: %s", j.Describe())
+	}
+	r = e.run(t, repo, "root.yml", vars, func(k *config.Kubernetes) { k.SecurityContext.Profile = config.ProfileHardened })
+	if j := r.job(t, "root-tools"); j.Status != pipeline.StatusFailed {
+		t.Errorf("hardened profile: %s; want the chown refused", j.Describe())
+	}
+}
+
+// TestDotenvHandoff: variables of a job's artifacts:reports:dotenv reach the jobs that take
+// its artifacts, as on GitLab, and not those that do not.
+func TestDotenvHandoff(t *testing.T) {
+	e := newImageEnv(t)
+	repo := appRepo(t)
+	writeFile(t, repo+"/dotenv.yml", `
+default:
+  image: $BASE_IMAGE
+build:
+  stage: build
+  script:
+    - echo "VERSION=1.2.$CI_PIPELINE_ID" > build.env
+  artifacts:
+    reports: {dotenv: build.env}
+deploy:
+  stage: deploy
+  needs: [build]
+  script:
+    - echo "deploying version $VERSION"
+    - test "$VERSION" = "1.2.$CI_PIPELINE_ID"
+unrelated:
+  stage: deploy
+  needs: []
+  script:
+    - test -z "$VERSION"
+`)
+	commitAll(t, repo, "dotenv")
+	r := e.run(t, repo, "dotenv.yml", nil, nil)
+	for _, name := range []string{"build", "deploy", "unrelated"} {
+		if j := r.job(t, name); j.Status != pipeline.StatusSuccess {
+			t.Errorf("%s: %s", name, j.Describe())
+		}
+	}
+	if !strings.Contains(r.out, "deploying version 1.2.") {
+		t.Errorf("the deploy job did not print the handed-over version")
+	}
+}
