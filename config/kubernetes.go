@@ -188,6 +188,15 @@ const (
 	DefaultHardenedUser = 1000
 )
 
+// HelperImageFor is the helper image of a kuberunner version: the same version's image,
+// latest for a development build.
+func HelperImageFor(version string) string {
+	if version == "" || version == "dev" || strings.Contains(version, "-dirty") {
+		return DefaultHelperImage
+	}
+	return strings.TrimSuffix(DefaultHelperImage, ":latest") + ":" + version
+}
+
 // PullPolicies are the pull policy names a job or the config may use (GitLab's spelling).
 var PullPolicies = []string{"always", "if-not-present", "never"}
 

@@ -151,13 +151,13 @@ func (k *Kubernetes) sweepWhenSynced() {
 	}
 }
 
-// RESTConfig is the connection the config names: its kubeconfig and context, else
-// in-cluster.
+// RESTConfig is the connection the config names: its kubeconfig and context; with neither,
+// the in-cluster config inside a pod and kubectl's ($KUBECONFIG, ~/.kube/config) outside.
 func RESTConfig(kc config.Kubernetes) (*rest.Config, error) {
-	if kc.Kubeconfig == "" && kc.Context == "" {
+	if kc.Kubeconfig == "" && kc.Context == "" && os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
 		cfg, err := rest.InClusterConfig()
 		if err != nil {
-			return nil, fmt.Errorf("in-cluster config (set kubernetes.kubeconfig to run outside a cluster): %w", err)
+			return nil, fmt.Errorf("in-cluster config (set kubernetes.kubeconfig to use another cluster): %w", err)
 		}
 		return cfg, nil
 	}

@@ -53,3 +53,16 @@ func TestCheckListen(t *testing.T) {
 		})
 	}
 }
+
+func TestDefaultListen(t *testing.T) {
+	ip := hostIP(t)
+	for _, tc := range []struct{ apiServer, want string }{
+		{"https://" + ip.String() + ":6443", ip.String() + ":0"},
+		{"https://127.0.0.1:6443", "127.0.0.1:0"},
+		{"", "127.0.0.1:0"},
+	} {
+		if got := defaultListen(tc.apiServer); got != tc.want {
+			t.Errorf("defaultListen(%q) = %q, want %q", tc.apiServer, got, tc.want)
+		}
+	}
+}

@@ -39,8 +39,9 @@ type Options struct {
 	Vars []string
 	// IncludeUncommitted serves the working tree (committed to a snapshot) instead of HEAD.
 	IncludeUncommitted bool
-	// Listen is where the coordinator and the git server listen (default 127.0.0.1:0). Pods
-	// must reach it: on a cluster, use an address of this machine the pods can route to.
+	// Listen is where the coordinator and the git server listen. Pods must reach it; the
+	// default is this machine's address on the route to APIServer (loopback when that is
+	// on loopback or unknown).
 	Listen string
 	// APIServer is the URL of the cluster's API server, when known: Run refuses a loopback
 	// Listen that pods on that cluster could not reach.
@@ -78,7 +79,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if opts.Executor == nil {
 		return Result{}, errors.New("pipeline: no executor")
 	}
-	ln, err := net.Listen("tcp", cmp.Or(opts.Listen, "127.0.0.1:0"))
+	ln, err := net.Listen("tcp", cmp.Or(opts.Listen, defaultListen(opts.APIServer)))
 	if err != nil {
 		return Result{}, fmt.Errorf("listen: %w", err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -69,13 +70,13 @@ The exit code is 0 only if the pipeline passed.`,
 			&cli.StringSliceFlag{Name: "job", Usage: "run this manual job too (repeatable)"},
 			&cli.StringSliceFlag{Name: "follow", Usage: "show only this job's log (repeatable; default: every job's)"},
 			&cli.BoolFlag{Name: "include-uncommitted", Usage: "run the working tree's uncommitted changes too"},
-			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", Usage: "address of the embedded coordinator and git server"},
+			&cli.StringFlag{Name: "listen", Usage: "address of the embedded coordinator and git server (default: this machine's address on the route to the cluster's API server)"},
 			&cli.IntFlag{Name: "concurrent", Value: 4, Usage: "jobs running at once"},
 			&cli.DurationFlag{Name: "cancel-grace", Value: 30 * time.Second, Usage: "after Ctrl-C, how long jobs may take to stop gracefully"},
-			&cli.StringFlag{Name: "kubeconfig", Usage: "kubeconfig file (default: in-cluster config)", Sources: envs("KUBECONFIG")},
+			&cli.StringFlag{Name: "kubeconfig", Usage: "kubeconfig file (default: as kubectl, $KUBECONFIG or ~/.kube/config; in a pod, the in-cluster config)", Sources: envs("KUBECONFIG")},
 			&cli.StringFlag{Name: "context", Usage: "kubeconfig context"},
 			&cli.StringFlag{Name: "namespace", Value: config.DefaultNamespace, Usage: "namespace of the job pods"},
-			&cli.StringFlag{Name: "helper-image", Usage: "the kuberunner image run as each pod's prepare container", Sources: envs("KUBERUNNER_HELPER_IMAGE")},
+			&cli.StringFlag{Name: "helper-image", Usage: "the kuberunner image run as each pod's prepare container (default: this version's)", Sources: envs("KUBERUNNER_HELPER_IMAGE")},
 			&cli.StringFlag{Name: "image", Usage: "image of jobs that name none", Sources: envs("KUBERUNNER_DEFAULT_IMAGE")},
 			&cli.StringFlag{Name: "registry", Usage: "the container registry jobs push to, as GitLab's (CI_REGISTRY...): `host[:port]`, or http://host[:port] for one without TLS", Sources: envs("KUBERUNNER_REGISTRY")},
 			&cli.StringSliceFlag{Name: "deploy", Usage: "give jobs of environment ENV (* wildcards) ClusterRole ROLE (default edit) in NAMESPACE for their length: `ENV=NAMESPACE[:ROLE]` (repeatable)"},
@@ -89,7 +90,7 @@ func pipelineRun(ctx context.Context, cmd *cli.Command) error {
 	rc := config.DefaultRunner()
 	k := &rc.Kubernetes
 	k.Kubeconfig, k.Context, k.Namespace = cmd.String("kubeconfig"), cmd.String("context"), cmd.String("namespace")
-	overrideString(&k.HelperImage, cmd.String("helper-image"))
+	k.HelperImage = cmp.Or(cmd.String("helper-image"), config.HelperImageFor(version))
 	overrideString(&k.Image, cmd.String("image"))
 	overrideString(&k.BuildKit.Image, cmd.String("buildkit-image"))
 	registry, insecure := parseRegistry(cmd.String("registry"))

@@ -79,8 +79,9 @@ func TestNoPipelineExitsZero(t *testing.T) {
 	}
 }
 
-// With the default --listen, a cluster off loopback is refused before any job runs, with
-// a sentence naming --listen, not a git connection error from the first job.
+// A loopback --listen with a cluster off loopback is refused before any job runs, with a
+// sentence naming --listen, not a git connection error from the first job; without
+// --listen the coordinator listens on the address on the route to the cluster.
 func TestPipelineRunRefusesLoopbackListenForRemoteCluster(t *testing.T) {
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 	// 192.0.2.1 (TEST-NET-1) is never on loopback; nothing connects to it.
@@ -101,9 +102,19 @@ current-context: x
 		t.Skip("no route off this machine: it cannot tell the address pods would need")
 	}
 	dir := newRepo(t, "build:\n  script: make\n", "first")
-	_, errOut, code := runCLI(t, "pipeline", "run", "--dir", dir, "--kubeconfig", kubeconfig)
+	_, errOut, code := runCLI(t, "pipeline", "run", "--dir", dir, "--kubeconfig", kubeconfig, "--listen", "127.0.0.1:0")
 	if code != 1 || !strings.Contains(errOut, "--listen 127.0.0.1:") || !strings.Contains(errOut, "the job pods cannot reach") {
 		t.Errorf("exit %d, error %q; want exit 1 naming --listen", code, errOut)
+	}
+	c, err := net.Dial("udp", "192.0.2.1:6443")
+	if err != nil {
+		t.Fatal(err)
+	}
+	route := c.LocalAddr().(*net.UDPAddr).IP.String()
+	c.Close()
+	out, _, _ := runCLI(t, "pipeline", "run", "--dir", dir, "--kubeconfig", kubeconfig)
+	if !strings.Contains(out, "served at http://"+route+":") {
+		t.Errorf("without --listen, want the coordinator on %s:\n%s", route, out)
 	}
 }
 
