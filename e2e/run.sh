@@ -16,7 +16,7 @@ CLUSTER=$HERE/cluster/cluster
 run_tests() {
 	local args=(-tags e2e -count=1 -timeout 30m)
 	[[ -z ${E2E_RUN:-} ]] || args+=(-run "$E2E_RUN")
-	(cd "$REPO" && go test "${args[@]}" ./e2e/... ./manifests/...)
+	(cd "$REPO" && go test "${args[@]}" ./e2e/... ./manifests/... ./buildkit/...)
 }
 
 if [[ -n ${E2E_EXTERNAL:-} ]]; then
