@@ -1,7 +1,6 @@
 package buildkit
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,9 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/kuberunner/kuberunner/e2e/e2eutil"
 	"github.com/kuberunner/kuberunner/internal/testio"
@@ -92,46 +88,4 @@ func (d daemon) writeContext(tb testing.TB, nonce string) string {
 		}
 	}
 	return dir
-}
-
-// registryDigest is the digest the registry serves for ref.
-func registryDigest(tb testing.TB, ref string) string {
-	tb.Helper()
-	r, err := name.ParseReference(ref, name.Insecure)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	desc, err := remote.Head(r, remote.WithContext(context.Background()))
-	if err != nil {
-		tb.Fatalf("head %s: %v", ref, err)
-	}
-	return desc.Digest.String()
-}
-
-// stepLine is a vertex's name line in plain progress: "#7 [base 2/5] COPY a.txt /a.txt".
-var stepLine = regexp.MustCompile(`^#(\d+) (\[[^\]]+\] .*)$`)
-
-// steps maps each Dockerfile step in plain progress to whether it was CACHED.
-func steps(progress string) map[string]bool {
-	names := map[string]string{}
-	cached := map[string]bool{}
-	for _, line := range strings.Split(progress, "\n") {
-		if m := stepLine.FindStringSubmatch(line); m != nil {
-			if _, seen := names[m[1]]; !seen {
-				names[m[1]] = m[2]
-			}
-			continue
-		}
-		if id, rest, ok := strings.Cut(strings.TrimPrefix(line, "#"), " "); ok && rest == "CACHED" {
-			cached[id] = true
-		}
-	}
-	out := map[string]bool{}
-	for id, n := range names {
-		if strings.HasPrefix(n, "[internal]") {
-			continue
-		}
-		out[n] = cached[id]
-	}
-	return out
 }
