@@ -5,7 +5,7 @@
 #
 #   KEEP_CLUSTER=1      leave the cluster running afterwards
 #   E2E_EXTERNAL=1      use the cluster of $KUBECONFIG instead, with the images named by KR_*
-#                       variables (see e2e/README.md); nothing is started or stopped
+#                       variables (see README.md, "Running the e2e tests on another cluster"); nothing is started or stopped
 #   E2E_RUN=regexp      passed to go test -run
 set -euo pipefail
 
