@@ -30,9 +30,17 @@ daemon() {
 	mkdir -p "$PIDS" "$LOGS"
 	echo "--- start $(date -Is)" >>"$LOGS/$name.log"
 	# A background child of a non-interactive shell is not a group leader, so setsid execs in
-	# place and $! is the daemon's own PID.
-	# 9>&-: the daemon must not hold the harness's lock (see lock in ./cluster).
-	setsid "$bin" "$@" >>"$LOGS/$name.log" 2>&1 </dev/null 9>&- &
+	# place (as the subshell does) and $! is the daemon's own PID.
+	# The daemon keeps no descriptor of ours or of our caller's beyond 0-2: one inherited
+	# lock (the harness's fd 9, or a caller's `flock file cluster up`) would stay held for as
+	# long as the daemon runs.
+	(
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			((fd > 2)) && eval "exec $fd>&-"
+		done
+		exec setsid "$bin" "$@" >>"$LOGS/$name.log" 2>&1 </dev/null
+	) &
 	echo $! >"$PIDS/$name.pid"
 	readlink -f "$bin" >"$PIDS/$name.exe"
 }
