@@ -206,9 +206,12 @@ func (pc *PodConfig) prepareContainer(job *jobspec.Job, f features, mounts []cor
 // buildContainer runs the job image with the agent as its command. Its environment tells
 // the build and deploy tools where the job's daemon, credentials and cluster are.
 func (pc *PodConfig) buildContainer(job *jobspec.Job, f features, secret *corev1.Secret, mounts []corev1.VolumeMount) (corev1.Container, error) {
-	image := imageVariables(job.Variables).Expand(job.Image.Name)
-	if image == "" {
-		image = pc.DefaultImage
+	image := pc.DefaultImage
+	if job.Image.Name != "" {
+		var err error
+		if image, err = expandImage("image", job.Image.Name, job.Variables); err != nil {
+			return corev1.Container{}, err
+		}
 	}
 	policy, err := pc.pullPolicy(image, job.Image.PullPolicy)
 	if err != nil {

@@ -198,29 +198,48 @@ func reqs(cpuReq, cpuLim string) corev1.ResourceRequirements {
 }
 
 // TestImageNamesExpandProjectVariables: GitLab Runner expands image names with every job
-// variable, so `image: $REGISTRY/app` works with a project variable (never public); a masked
-// variable is the exception, because its value would land in the pod spec.
+// variable, so `image: $REGISTRY/app` works with a project variable (never public), and a
+// variable naming another (APP_IMAGE: $REGISTRY/app) expands as in scripts. A masked or file
+// variable is never expanded (its value would land in the pod spec): the job fails at once,
+// naming the variable, as it does when the name expands to nothing.
 func TestImageNamesExpandProjectVariables(t *testing.T) {
+	registry := func(v jobspec.Variable) jobspec.Variables {
+		v.Key, v.Value = "REGISTRY", "reg.example:5000"
+		return jobspec.Variables{v}
+	}
 	tests := []struct {
-		name  string
-		v     jobspec.Variable
-		image string
+		name    string
+		vars    jobspec.Variables
+		image   string // of both the job and its service, "${APP}" standing for the name
+		want    string
+		wantErr string
 	}{
-		{"public", jobspec.Variable{Key: "REGISTRY", Value: "reg.example:5000", Public: true}, "reg.example:5000/app:1"},
-		{"project variable", jobspec.Variable{Key: "REGISTRY", Value: "reg.example:5000"}, "reg.example:5000/app:1"},
-		{"masked", jobspec.Variable{Key: "REGISTRY", Value: "reg.example:5000", Masked: true}, "/app:1"},
-		{"file", jobspec.Variable{Key: "REGISTRY", Value: "reg.example:5000", File: true}, "/app:1"},
+		{"public", registry(jobspec.Variable{Public: true}), "$REGISTRY/app:1", "reg.example:5000/app:1", ""},
+		{"project variable", registry(jobspec.Variable{}), "${REGISTRY}/app:1", "reg.example:5000/app:1", ""},
+		{"nested", append(registry(jobspec.Variable{}), jobspec.Variable{Key: "APP_IMAGE", Value: "$REGISTRY/app", Public: true}),
+			"$APP_IMAGE:1", "reg.example:5000/app:1", ""},
+		{"raw value with a $", jobspec.Variables{{Key: "IMG", Value: "app$x", Public: true, Raw: true}}, "$IMG", "", `expands to "app$x", which still holds a $`},
+		{"masked", registry(jobspec.Variable{Masked: true}), "$REGISTRY/app:1", "", "$REGISTRY is not set"},
+		{"file", registry(jobspec.Variable{File: true}), "$REGISTRY/app:1", "", "$REGISTRY is not set"},
+		{"unset inside a value", jobspec.Variables{{Key: "APP_IMAGE", Value: "$NOPE/app", Public: true}}, "$APP_IMAGE", "", "$NOPE is not set"},
+		{"empty", jobspec.Variables{{Key: "E", Value: "", Public: true}}, "$E", "", "expands to nothing"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			job := &jobspec.Job{
 				ID: 7, Token: "tok", RunnerInfo: jobspec.RunnerInfo{Timeout: 60},
-				Image:     jobspec.Image{Name: "$REGISTRY/app:1"},
-				Services:  []jobspec.Image{{Name: "${REGISTRY}/app:1", Alias: "svc"}},
-				Variables: jobspec.Variables{tc.v},
+				Image:     jobspec.Image{Name: tc.image},
+				Services:  []jobspec.Image{{Name: tc.image, Alias: "svc"}},
+				Variables: tc.vars,
 				Steps:     []jobspec.Step{{Name: jobspec.StepScript, Script: []string{"true"}}},
 			}
 			pod, _, err := BuildPod(job, mustPodConfig(t, ""))
+			if tc.wantErr != "" {
+				if !errors.Is(err, ErrInvalidJob) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want ErrInvalidJob containing %q", err, tc.wantErr)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -230,7 +249,7 @@ func TestImageNamesExpandProjectVariables(t *testing.T) {
 					images = append(images, c.Image)
 				}
 			}
-			if d := cmp.Diff([]string{tc.image, tc.image}, images); d != "" {
+			if d := cmp.Diff([]string{tc.want, tc.want}, images); d != "" {
 				t.Errorf("images -want +got:\n%s", d)
 			}
 		})

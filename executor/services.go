@@ -24,9 +24,12 @@ func (pc *PodConfig) serviceContainers(job *jobspec.Job, secretName string, moun
 	var containers []corev1.Container
 	var hosts []string
 	for i, svc := range job.Services {
-		image := imageVariables(job.Variables).Expand(svc.Name)
-		if image == "" {
+		if svc.Name == "" {
 			return nil, nil, fmt.Errorf("%w: services[%d] has no image name", ErrInvalidJob, i)
+		}
+		image, err := expandImage(fmt.Sprintf("services[%d]", i), svc.Name, job.Variables)
+		if err != nil {
+			return nil, nil, err
 		}
 		policy, err := pc.pullPolicy(image, svc.PullPolicy)
 		if err != nil {

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"fmt"
+	"os"
 	"path"
 	"regexp"
 	"slices"
@@ -94,3 +95,50 @@ func containerEnv(vars jobspec.Variables, secretName string) []corev1.EnvVar {
 
 // escapeEnv stops the kubelet from expanding $(NAME) references inside a value.
 func escapeEnv(s string) string { return strings.ReplaceAll(s, "$(", "$$(") }
+
+// expandImage expands an image name (image: or services:) as GitLab Runner does: with the
+// job's variables, a variable's own value expanded too (APP_IMAGE: $REGISTRY/app), masked and
+// file variables left out. A name that names a variable the job does not have, or expands to
+// nothing, is the job's error, named at once: falling back to another image would run
+// something the user never wrote.
+func expandImage(field, name string, vars jobspec.Variables) (string, error) {
+	vs := imageVariables(vars)
+	var missing []string
+	var expand func(s string, depth int) string
+	expand = func(s string, depth int) string {
+		return os.Expand(s, func(key string) string {
+			v, ok := lookupVariable(vs, key)
+			switch {
+			case !ok:
+				if !slices.Contains(missing, key) {
+					missing = append(missing, key)
+				}
+				return ""
+			case v.Raw || depth > 8: // a cycle stops here, as in the agent
+				return v.Value
+			}
+			return expand(v.Value, depth+1)
+		})
+	}
+	out := strings.TrimSpace(expand(name, 0))
+	switch {
+	case len(missing) > 0:
+		return "", fmt.Errorf("%w: %s %q: $%s is not set for this job (masked and file variables never reach a pod spec)",
+			ErrInvalidJob, field, name, strings.Join(missing, ", $"))
+	case out == "":
+		return "", fmt.Errorf("%w: %s %q expands to nothing", ErrInvalidJob, field, name)
+	case strings.Contains(out, "$"):
+		return "", fmt.Errorf("%w: %s %q expands to %q, which still holds a $", ErrInvalidJob, field, name, out)
+	}
+	return out, nil
+}
+
+// lookupVariable is the last variable named key, as GitLab's precedence has it.
+func lookupVariable(vs jobspec.Variables, key string) (jobspec.Variable, bool) {
+	for i := len(vs) - 1; i >= 0; i-- {
+		if vs[i].Key == key {
+			return vs[i], true
+		}
+	}
+	return jobspec.Variable{}, false
+}
