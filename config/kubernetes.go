@@ -68,6 +68,10 @@ type Kubernetes struct {
 	// GracefulCancelTimeout is how long a cancelled job's pod may take to run after_script
 	// and upload when:always artifacts before it is killed.
 	GracefulCancelTimeout Duration `yaml:"graceful_cancel_timeout,omitempty"`
+	// ServiceWaitTimeout bounds how long a job waits for a service that crashed: after it, a
+	// job whose script could not start fails (runner_system_failure) instead of waiting
+	// for its own timeout. As gitlab-runner's wait_for_services_timeout.
+	ServiceWaitTimeout Duration `yaml:"service_wait_timeout,omitempty"`
 	// CacheClaim is a PersistentVolumeClaim in Namespace holding the job cache; empty
 	// disables caching between jobs.
 	CacheClaim string `yaml:"cache_claim,omitempty"`
@@ -181,6 +185,7 @@ const (
 	DefaultBuildImage            = "alpine:3"
 	DefaultDeadlineMargin        = 10 * time.Minute
 	DefaultGracefulCancelTimeout = 6 * time.Minute
+	DefaultServiceWaitTimeout    = 30 * time.Second
 	DefaultSeccompProfile        = "RuntimeDefault"
 	DefaultBuildKitImage         = "moby/buildkit:v0.33.1-rootless"
 	DefaultDeployClusterRole     = "edit"
@@ -210,6 +215,9 @@ func (k *Kubernetes) SetDefaults() {
 	}
 	if k.GracefulCancelTimeout == 0 {
 		k.GracefulCancelTimeout = Duration(DefaultGracefulCancelTimeout)
+	}
+	if k.ServiceWaitTimeout == 0 {
+		k.ServiceWaitTimeout = Duration(DefaultServiceWaitTimeout)
 	}
 	setString(&k.SecurityContext.Profile, ProfileDefault)
 	setString(&k.SecurityContext.SeccompProfile, DefaultSeccompProfile)
@@ -252,6 +260,9 @@ func (k *Kubernetes) Validate() error {
 	}
 	if k.GracefulCancelTimeout < 0 {
 		bad("graceful_cancel_timeout", "must not be negative")
+	}
+	if k.ServiceWaitTimeout < 0 {
+		bad("service_wait_timeout", "must not be negative")
 	}
 	switch k.SecurityContext.SeccompProfile {
 	case "", "RuntimeDefault", "Unconfined":

@@ -5,8 +5,10 @@ package e2e
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kuberunner/kuberunner/config"
+	"github.com/kuberunner/kuberunner/jobspec"
 	"github.com/kuberunner/kuberunner/pipeline"
 )
 
@@ -74,4 +76,39 @@ unrelated:
 	if !strings.Contains(r.out, "deploying version 1.2.") {
 		t.Errorf("the deploy job did not print the handed-over version")
 	}
+}
+
+// TestCrashingServiceIsReported: a service that exits at once does not stall the job: its
+// exit and last log lines are in the job log at once, and since the kubelet holds the job's
+// own container back for a sidecar that never stays up, the job fails as
+// runner_system_failure after the service wait timeout, not after its own timeout.
+func TestCrashingServiceIsReported(t *testing.T) {
+	e := newImageEnv(t)
+	repo := appRepo(t)
+	writeFile(t, repo+"/svc.yml", `
+with-broken-service:
+  image: $BASE_IMAGE
+  services:
+    - name: $BASE_IMAGE
+      alias: db
+      entrypoint: ["sh", "-c", "echo database-cannot-start-$((40+2)); exit 3"]
+  script:
+    - sleep 5
+    - echo script-ran
+`)
+	commitAll(t, repo, "broken service")
+	start := time.Now()
+	r := e.run(t, repo, "svc.yml", nil, func(k *config.Kubernetes) { k.ServiceWaitTimeout = config.Duration(20 * time.Second) })
+	took := time.Since(start)
+	j := r.job(t, "with-broken-service")
+	if !strings.Contains(r.out, "database-cannot-start-42") || !strings.Contains(r.out, "exited with code 3") {
+		t.Errorf("the service's exit and log lines are not in the job log")
+	}
+	if took > 2*time.Minute {
+		t.Errorf("the job took %s: the broken service stalled it", took)
+	}
+	if j.Status != pipeline.StatusSuccess && j.FailureReason != jobspec.RunnerSystemFailure {
+		t.Errorf("job: %s; want success (the script ran) or runner_system_failure", j.Describe())
+	}
+	t.Logf("job: %s in %s", j.Describe(), took)
 }

@@ -54,6 +54,7 @@ type PodConfig struct {
 	InsecureRegistries []string
 	DeadlineMargin     time.Duration
 	GracefulCancel     time.Duration
+	ServiceWait        time.Duration
 	CacheClaim         string
 	Patches            []SpecPatch
 }
@@ -94,6 +95,7 @@ func NewPodConfig(k config.Kubernetes, runner RunnerInfo) (PodConfig, error) {
 		AllowedPullPolicies: k.AllowedPullPolicies,
 		DeadlineMargin:      k.DeadlineMargin.Std(),
 		GracefulCancel:      k.GracefulCancelTimeout.Std(),
+		ServiceWait:         k.ServiceWaitTimeout.Std(),
 		CacheClaim:          k.CacheClaim,
 		Labels:              k.PodLabels,
 		Annotations:         k.PodAnnotations,

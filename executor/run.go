@@ -103,6 +103,8 @@ func (j *jobRun) wait(ctx context.Context, feed *podFeed, graceful <-chan struct
 	var unschedulable <-chan time.Time
 	var unschedMsg, lastStatus string
 	canceling := false
+	services := newServiceWatch(j, j.k.pc.ServiceWait)
+	defer services.stop()
 	for {
 		pod, gone, changed := feed.snapshot()
 		switch {
@@ -123,6 +125,7 @@ func (j *jobRun) wait(ctx context.Context, feed *podFeed, graceful <-chan struct
 			}
 			lastStatus = v.status
 			unschedMsg = v.unschedulable
+			services.observe(ctx, pod)
 			if unschedMsg != "" && unschedulable == nil {
 				t := time.NewTimer(j.k.unsched)
 				defer t.Stop()
@@ -147,6 +150,13 @@ func (j *jobRun) wait(ctx context.Context, feed *podFeed, graceful <-chan struct
 			}
 			return jobspec.Result{Reason: jobspec.RunnerSystemFailure,
 				Err: fmt.Errorf("the pod could not be scheduled within %s: %s", j.k.unsched, unschedMsg)}, false
+		case <-services.expired():
+			pod, _, _ := feed.snapshot()
+			if pod == nil || buildStarted(pod) {
+				services.done()
+				continue
+			}
+			return jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: services.failure(pod)}, false
 		case <-deadline.C:
 			return jobspec.Result{Reason: jobspec.JobExecutionTimeout,
 				Err: fmt.Errorf("the job ran longer than %s", j.timeout())}, false
