@@ -75,6 +75,9 @@ type Kubernetes struct {
 	// CacheClaim is a PersistentVolumeClaim in Namespace holding the job cache; empty
 	// disables caching between jobs.
 	CacheClaim string `yaml:"cache_claim,omitempty"`
+	// CacheURL is a cache server instead (GET and PUT of <url>/<key>, the job token in the
+	// JOB-TOKEN header); local pipelines serve one. CacheClaim wins when both are set.
+	CacheURL string `yaml:"cache_url,omitempty"`
 
 	// PodSpecPatches change the pod spec after kuberunner built it, for anything the
 	// options above do not model. Applied in order, last.

@@ -112,3 +112,28 @@ with-broken-service:
 	}
 	t.Logf("job: %s in %s", j.Describe(), took)
 }
+
+// TestLocalPipelineCache: cache: works in local pipelines with nothing configured; the
+// second run restores what the first saved, and the log says both.
+func TestLocalPipelineCache(t *testing.T) {
+	e := newImageEnv(t)
+	repo := appRepo(t)
+	writeFile(t, repo+"/cache.yml", `
+deps:
+  image: $BASE_IMAGE
+  cache:
+    key: deps
+    paths: [deps/]
+  script:
+    - if [ -f deps/made ]; then echo "cache hit from $(cat deps/made)"; else echo cache miss; mkdir -p deps; echo "pipeline $CI_PIPELINE_ID" > deps/made; fi
+`)
+	commitAll(t, repo, "cache")
+	first := e.run(t, repo, "cache.yml", nil, nil)
+	if !strings.Contains(first.out, "cache miss") || !strings.Contains(first.out, `Saved cache "deps"`) {
+		t.Errorf("first run: want a miss and the cache saved")
+	}
+	second := e.run(t, repo, "cache.yml", nil, nil)
+	if !strings.Contains(second.out, `Restored cache "deps"`) || !strings.Contains(second.out, "cache hit from pipeline") {
+		t.Errorf("second run: want the cache restored and used")
+	}
+}

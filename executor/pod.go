@@ -81,6 +81,8 @@ func BuildJob(job *jobspec.Job, pc PodConfig) (*JobObjects, error) {
 	}
 	if pc.CacheClaim != "" {
 		agent.CacheDir = jobpod.CacheDir
+	} else {
+		agent.CacheURL = pc.CacheURL
 	}
 	secret, err := buildSecret(*meta.DeepCopy(), &j, agent, len(job.Services) > 0)
 	if err != nil {

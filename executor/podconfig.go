@@ -56,6 +56,7 @@ type PodConfig struct {
 	GracefulCancel     time.Duration
 	ServiceWait        time.Duration
 	CacheClaim         string
+	CacheURL           string
 	Patches            []SpecPatch
 }
 
@@ -97,6 +98,7 @@ func NewPodConfig(k config.Kubernetes, runner RunnerInfo) (PodConfig, error) {
 		GracefulCancel:      k.GracefulCancelTimeout.Std(),
 		ServiceWait:         k.ServiceWaitTimeout.Std(),
 		CacheClaim:          k.CacheClaim,
+		CacheURL:            k.CacheURL,
 		Labels:              k.PodLabels,
 		Annotations:         k.PodAnnotations,
 	}

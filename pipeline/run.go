@@ -19,6 +19,7 @@ import (
 
 	"github.com/kuberunner/kuberunner/config"
 	"github.com/kuberunner/kuberunner/coordinator"
+	"github.com/kuberunner/kuberunner/executor/step"
 	"github.com/kuberunner/kuberunner/gitlab"
 	"github.com/kuberunner/kuberunner/metrics"
 	"github.com/kuberunner/kuberunner/runner"
@@ -125,6 +126,13 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/api/v4/", srv)
 	mux.Handle(src.git.Path()+"/", src.git)
+	mux.Handle(cachePath+"{key}", cacheServer{
+		store:      step.DirStore{Dir: filepath.Join(src.top, StateDir, "cache")},
+		authorized: eng.Authorized,
+	})
+	if k := &opts.Runner.Kubernetes; k.CacheClaim == "" && k.CacheURL == "" {
+		k.CacheURL = serverURL + cachePath
+	}
 	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go httpSrv.Serve(ln) //nolint:errcheck // Serve always returns an error once shut down
 	defer httpSrv.Close()

@@ -41,8 +41,10 @@ type Config struct {
 	// BuildsDir and ProjectDir are CI_BUILDS_DIR and CI_PROJECT_DIR.
 	BuildsDir  string `json:"builds_dir"`
 	ProjectDir string `json:"project_dir"`
-	// CacheDir is the cache store's folder; empty disables the cache.
+	// CacheDir is the cache store's folder; CacheURL, with no CacheDir, a cache server
+	// (GET and PUT of CacheURL/<key> with the job token); neither disables the cache.
 	CacheDir string `json:"cache_dir,omitempty"`
+	CacheURL string `json:"cache_url,omitempty"`
 	// Kubectl asks prepare to copy the helper image's kubectl into BinDir (deploy jobs).
 	Kubectl bool `json:"kubectl,omitempty"`
 	// Entrypoint is the job image's entrypoint override: the shell runs as its arguments.

@@ -33,7 +33,8 @@ type Options struct {
 	Log io.Writer
 	// Artifacts talks to GitLab; nil skips downloads and uploads with a warning.
 	Artifacts ArtifactClient
-	// Cache is the cache store; nil means a DirStore in jobpod.Config.CacheDir, or no cache.
+	// Cache is the cache store; nil means a DirStore in jobpod.Config.CacheDir, else an
+	// HTTPStore at jobpod.Config.CacheURL, else no cache.
 	Cache Store
 }
 
@@ -70,8 +71,12 @@ func load(o Options) (*agent, error) {
 	if err := readJSON(filepath.Join(o.JobDir, jobpod.ConfigFile), &a.cfg); err != nil {
 		return nil, err
 	}
-	if a.cache == nil && a.cfg.CacheDir != "" {
+	switch {
+	case a.cache != nil:
+	case a.cfg.CacheDir != "":
 		a.cache = DirStore{Dir: a.cfg.CacheDir}
+	case a.cfg.CacheURL != "":
+		a.cache = HTTPStore{URL: a.cfg.CacheURL, Token: a.job.Token}
 	}
 	return a, nil
 }

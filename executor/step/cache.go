@@ -12,6 +12,9 @@ import (
 	"github.com/kuberunner/kuberunner/jobspec"
 )
 
+// noCacheStore says why a job's cache: does nothing, instead of silence.
+const noCacheStore = "cache: is set but this runner has no cache store (kubernetes.cache_claim or cache_url): the cache is neither restored nor saved"
+
 // ErrCacheMiss is what a Store returns for a key it does not have.
 var ErrCacheMiss = errors.New("cache miss")
 
@@ -74,7 +77,11 @@ func (a *agent) cacheKey(vars jobspec.Variables, key string) string {
 // its key, its fallback_keys, then CACHE_FALLBACK_KEY. Problems are warnings: a job runs
 // without its cache.
 func (a *agent) restoreCaches(ctx context.Context, vars jobspec.Variables) {
-	if a.cache == nil || len(a.job.Cache) == 0 {
+	if len(a.job.Cache) == 0 {
+		return
+	}
+	if a.cache == nil {
+		a.warnf("%s", noCacheStore)
 		return
 	}
 	_ = a.section("restore_cache", "Restoring cache", func() error {
@@ -132,7 +139,11 @@ func (a *agent) extractReader(rc io.ReadCloser, dir string) (int, error) {
 
 // saveCaches archives and stores each cache that pushes and whose `when` matches status.
 func (a *agent) saveCaches(ctx context.Context, vars jobspec.Variables, status string) error {
-	if a.cache == nil || len(a.job.Cache) == 0 {
+	if len(a.job.Cache) == 0 {
+		return nil
+	}
+	if a.cache == nil {
+		a.warnf("%s", noCacheStore)
 		return nil
 	}
 	return a.section("save_cache", "Saving cache", func() error {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -165,4 +166,25 @@ func zipOf(t *testing.T, files map[string]string) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// TestNoCacheStoreIsSaid: a job with cache: on a runner without a store says so in its log,
+// in prepare and after the script, instead of silence.
+func TestNoCacheStoreIsSaid(t *testing.T) {
+	j := baseJob("true")
+	j.Cache = []jobspec.Cache{{Key: "deps", Policy: jobspec.CachePullPush, Paths: []string{"vendor/"}}}
+	e := newEnv(t, j)
+	cfg := jobpod.Config{GitLabURL: "https://gitlab.example.com", BuildsDir: e.builds, ProjectDir: e.project}
+	if err := os.WriteFile(filepath.Join(e.jobDir, jobpod.ConfigFile), mustJSON(t, cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := Prepare(context.Background(), e.options()); code != 0 {
+		t.Fatalf("prepare: %d\n%s", code, e.log.String())
+	}
+	if code := Run(context.Background(), e.options()); code != 0 {
+		t.Fatalf("run: %d\n%s", code, e.log.String())
+	}
+	if n := strings.Count(e.log.String(), "this runner has no cache store"); n != 2 {
+		t.Errorf("the log says %d times that there is no cache store, want 2 (restore, save):\n%s", n, e.log.String())
+	}
 }
