@@ -88,7 +88,24 @@ type RunnerRecord struct {
 	ContactedAt time.Time
 }
 
+// Change is one change of a job's record, as OnChange receives it.
+type Change struct {
+	// JobRecord is the record after the change, its Trace left nil.
+	JobRecord
+	// Appended are the trace bytes added since the previous Change of this job; they
+	// start at TraceOffset in the whole trace.
+	Appended    []byte
+	TraceOffset int
+}
+
 func (r *JobRecord) clone() JobRecord {
+	c := r.cloneWithoutTrace()
+	c.Trace = slices.Clone(r.Trace)
+	return c
+}
+
+// cloneWithoutTrace deep-copies everything but the trace, which only grows.
+func (r *JobRecord) cloneWithoutTrace() JobRecord {
 	c := *r
 	c.Job = cloneJob(r.Job)
 	c.Tags = slices.Clone(r.Tags)
@@ -96,7 +113,7 @@ func (r *JobRecord) clone() JobRecord {
 	for i := range c.Updates {
 		c.Updates[i].ExitCode = cloneInt(c.Updates[i].ExitCode)
 	}
-	c.Trace = slices.Clone(r.Trace)
+	c.Trace = nil
 	c.Artifacts = slices.Clone(r.Artifacts)
 	c.ExitCode = cloneInt(r.ExitCode)
 	return c

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 )
@@ -35,10 +36,12 @@ type Options struct {
 	// there is no per-patch limit.
 	MaxTraceSize int64
 	// OnChange is called after every change of a job's record (status, updates, trace,
-	// artifacts) with a deep copy. Calls happen outside the server's lock, one at a time and
-	// in the order of the changes, possibly on the goroutine of another request; OnChange may
-	// call back into the Server (Enqueue the next job of a pipeline, for example).
-	OnChange func(JobRecord)
+	// artifacts) with what changed: a deep copy of the record without its trace, and the
+	// trace bytes appended since the last call for that job (a long log is not copied on
+	// every patch). Calls happen outside the server's lock, one at a time and in the order of
+	// the changes, possibly on the goroutine of another request; OnChange may call back into
+	// the Server (Enqueue the next job of a pipeline, for example).
+	OnChange func(Change)
 }
 
 // Server is an in-memory GitLab coordinator. It is safe for concurrent use.
@@ -57,7 +60,8 @@ type Server struct {
 	recordSignal  chan struct{} // closed and replaced on every change of a job record
 	waiting       int           // job requests parked in a long poll
 	waitingSignal chan struct{} // closed and replaced when waiting changes
-	outbox        []JobRecord   // OnChange deliveries not yet made
+	outbox        []Change      // OnChange deliveries not yet made
+	traceSent     map[int64]int // per job, the trace length OnChange was given so far
 	flushing      bool          // a goroutine is delivering the outbox
 }
 
@@ -89,6 +93,7 @@ func New(opts Options) (*Server, error) {
 		faults:        make(map[Endpoint]fault),
 		queueSignal:   make(chan struct{}),
 		recordSignal:  make(chan struct{}),
+		traceSent:     map[int64]int{},
 		waitingSignal: make(chan struct{}),
 	}
 	if opts.ArtifactsDir == "" {
@@ -157,7 +162,10 @@ func (s *Server) changed(id int64) {
 	s.recordSignal = make(chan struct{})
 	if s.opts.OnChange != nil {
 		if rec, ok := s.state.jobs[id]; ok {
-			s.outbox = append(s.outbox, rec.clone())
+			from := s.traceSent[id]
+			c := Change{JobRecord: rec.cloneWithoutTrace(), TraceOffset: from, Appended: slices.Clone(rec.Trace[from:])}
+			s.traceSent[id] = len(rec.Trace)
+			s.outbox = append(s.outbox, c)
 		}
 	}
 }
@@ -183,17 +191,17 @@ func (s *Server) flushChanges() {
 	s.flushing = true
 	defer func() { s.flushing = false }()
 	for len(s.outbox) > 0 {
-		rec := s.outbox[0]
-		s.outbox[0] = JobRecord{}
+		c := s.outbox[0]
+		s.outbox[0] = Change{}
 		s.outbox = s.outbox[1:]
-		s.deliver(rec)
+		s.deliver(c)
 	}
 }
 
 // deliver calls OnChange without the lock. It takes the lock back even when OnChange panics,
 // so that flushChanges' deferred bookkeeping and unlock stay sound.
-func (s *Server) deliver(rec JobRecord) {
+func (s *Server) deliver(c Change) {
 	s.mu.Unlock()
 	defer s.mu.Lock()
-	s.opts.OnChange(rec)
+	s.opts.OnChange(c)
 }

@@ -3,6 +3,7 @@ package coordinator_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -130,10 +131,17 @@ func TestWaitFor(t *testing.T) {
 func TestOnChange(t *testing.T) {
 	var mu sync.Mutex
 	var seen []string
+	var appended []string
 	var s *coordinator.Server
-	s, a := start(t, coordinator.Options{OnChange: func(rec coordinator.JobRecord) {
+	s, a := start(t, coordinator.Options{OnChange: func(rec coordinator.Change) {
 		mu.Lock()
 		seen = append(seen, rec.Job.JobInfo.Name+":"+rec.Status)
+		if rec.Trace != nil {
+			t.Errorf("a change carries the whole trace (%d bytes)", len(rec.Trace))
+		}
+		if len(rec.Appended) > 0 {
+			appended = append(appended, fmt.Sprintf("%d:%s", rec.TraceOffset, rec.Appended))
+		}
 		mu.Unlock()
 		// A pipeline enqueues the next stage from here: calling back must not deadlock.
 		if rec.Job.JobInfo.Name == "build" && rec.Status == coordinator.StatusSuccess {
@@ -142,13 +150,18 @@ func TestOnChange(t *testing.T) {
 	}})
 	job := runningJob(t, s, a)
 	a.patch(job.ID, job.Token, 0, "x")
+	a.patch(job.ID, job.Token, 1, "yz")
 	a.put(job.ID, job.Token, map[string]any{"state": "success"})
 
-	want := []string{"build:pending", "build:pending", "build:running", "build:running", "build:success", "deploy:pending"}
+	want := []string{"build:pending", "build:pending", "build:running", "build:running", "build:running", "build:success", "deploy:pending"}
 	mu.Lock()
 	defer mu.Unlock()
 	if d := cmp.Diff(want, seen); d != "" {
 		t.Errorf("OnChange calls -want +got:\n%s", d)
+	}
+	// Only what each patch added, each byte once, at its offset.
+	if d := cmp.Diff([]string{"0:x", "1:yz"}, appended); d != "" {
+		t.Errorf("appended trace -want +got:\n%s", d)
 	}
 }
 

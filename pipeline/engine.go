@@ -41,7 +41,7 @@ type Engine struct {
 
 	// Fed by the coordinator's OnChange, drained by Run.
 	mu      sync.Mutex
-	records []coordinator.JobRecord
+	records []coordinator.Change
 	signal  chan struct{}
 	tokens  map[string]bool // tokens of jobs not finished: they may fetch the repository
 
@@ -52,13 +52,12 @@ type Engine struct {
 }
 
 type attempt struct {
-	name     string
-	id       int64
-	token    string
-	traceOff int
-	status   string
-	done     bool
-	dotenv   []compiler.Var // from its dotenv report, for the jobs that take its artifacts
+	name   string
+	id     int64
+	token  string
+	status string
+	done   bool
+	dotenv []compiler.Var // from its dotenv report, for the jobs that take its artifacts
 }
 
 // NewEngine builds the scheduler and the coordinator; Coordinator serves the API.
@@ -104,7 +103,7 @@ func (e *Engine) Authorized(token string) bool {
 	return token != "" && e.tokens[token]
 }
 
-func (e *Engine) onChange(rec coordinator.JobRecord) {
+func (e *Engine) onChange(rec coordinator.Change) {
 	e.mu.Lock()
 	e.records = append(e.records, rec)
 	if rec.Finished() {
@@ -219,14 +218,13 @@ func (e *Engine) drain() {
 	}
 }
 
-func (e *Engine) handle(rec coordinator.JobRecord) {
+func (e *Engine) handle(rec coordinator.Change) {
 	a := e.attempts[rec.ID]
 	if a == nil || a.done {
 		return
 	}
-	if len(rec.Trace) > a.traceOff {
-		e.out.Log(a.name, rec.Trace[a.traceOff:])
-		a.traceOff = len(rec.Trace)
+	if len(rec.Appended) > 0 {
+		e.out.Log(a.name, rec.Appended)
 	}
 	if rec.Status == a.status {
 		return
@@ -239,7 +237,7 @@ func (e *Engine) handle(rec coordinator.JobRecord) {
 	case coordinator.StatusCanceling:
 		e.out.State(a.name, "canceling", "")
 	case coordinator.StatusSuccess, coordinator.StatusFailed, coordinator.StatusCanceled:
-		e.finish(a, rec)
+		e.finish(a, rec.JobRecord)
 	}
 }
 
