@@ -37,7 +37,7 @@ func prepareSource(ctx context.Context, opts Options, authorize func(string) boo
 	if err != nil {
 		return nil, fmt.Errorf("find the repository: %w", err)
 	}
-	state, err := compiler.ReadGitState(top)
+	state, err := readGitState(ctx, top)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +127,7 @@ func Compile(dir, file string, vars []string) (*compiler.Pipeline, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find the repository: %w", err)
 	}
-	state, err := compiler.ReadGitState(top)
+	state, err := readGitState(context.Background(), top)
 	if err != nil {
 		return nil, err
 	}

@@ -5,8 +5,8 @@
 // job.
 //
 // It is pure: it reads the configuration and the files it includes from an fs.FS and
-// does nothing else. The one exception is ReadGitState, which runs git to describe the
-// commit the predefined variables are made from.
+// does nothing else. The caller describes the commit (GitState, which package pipeline
+// reads with git) that the predefined variables are made from.
 //
 // Keywords that only mean something on a GitLab server (remote includes, trigger,
 // secrets, id_tokens, release, pages, ...) are reported as not supported locally rather

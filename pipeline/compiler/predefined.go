@@ -1,10 +1,6 @@
 package compiler
 
 import (
-	"bytes"
-	"fmt"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 )
@@ -94,84 +90,4 @@ func Slug(s string) string {
 		s = s[:63]
 	}
 	return strings.Trim(s, "-")
-}
-
-// ReadGitState runs git in dir to describe HEAD. A repository without commits is an
-// error; a missing origin remote or default branch falls back to the directory name and
-// the current branch.
-func ReadGitState(dir string) (GitState, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return GitState{}, fmt.Errorf("read git state of %s: %w", dir, err)
-	}
-	g := GitState{Dir: abs}
-	if g.Sha, err = git(abs, "rev-parse", "--verify", "-q", "HEAD"); err != nil {
-		if _, gitErr := git(abs, "rev-parse", "--git-dir"); gitErr == nil {
-			return GitState{}, fmt.Errorf("the repository in %s has no commits yet: a pipeline runs for a commit, so commit %s first", abs, ".gitlab-ci.yml")
-		}
-		return GitState{}, fmt.Errorf("read git state of %s: %w", dir, err)
-	}
-	g.BeforeSha, _ = git(abs, "rev-parse", "--verify", "-q", "HEAD~1")
-	g.Branch, _ = git(abs, "symbolic-ref", "--short", "-q", "HEAD")
-	if g.Branch == "" {
-		g.Tag, _ = git(abs, "describe", "--tags", "--exact-match", "HEAD")
-	}
-	if g.Message, err = git(abs, "log", "-1", "--format=%B", "HEAD"); err != nil {
-		return GitState{}, fmt.Errorf("read git state of %s: %w", dir, err)
-	}
-	g.DefaultBranch = defaultBranch(abs, g.Branch)
-	g.ProjectPath = projectPath(abs)
-	_, g.ProjectName = splitProjectPath(g.ProjectPath)
-	return g, nil
-}
-
-func defaultBranch(dir, current string) string {
-	if ref, err := git(dir, "symbolic-ref", "-q", "refs/remotes/origin/HEAD"); err == nil && ref != "" {
-		return strings.TrimPrefix(ref, "refs/remotes/origin/")
-	}
-	if b, err := git(dir, "config", "init.defaultBranch"); err == nil && b != "" {
-		return b
-	}
-	if current != "" {
-		return current
-	}
-	return "main"
-}
-
-// projectPath takes group/project from the origin remote's URL, whatever its form
-// (https://host/group/project.git, git@host:group/project.git), else the directory name.
-func projectPath(dir string) string {
-	url, err := git(dir, "remote", "get-url", "origin")
-	if err == nil && url != "" {
-		p := url
-		if i := strings.Index(p, "://"); i >= 0 {
-			p = p[i+3:]
-			if j := strings.IndexByte(p, '/'); j >= 0 {
-				p = p[j+1:]
-			}
-		} else if i := strings.IndexByte(p, ':'); i >= 0 {
-			p = p[i+1:]
-		}
-		p = strings.Trim(strings.TrimSuffix(p, ".git"), "/")
-		if p != "" {
-			return p
-		}
-	}
-	return filepath.Base(dir)
-}
-
-// git runs one git command in dir and returns its trimmed output.
-func git(dir string, args ...string) (string, error) {
-	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if msg == "" {
-			return "", fmt.Errorf("git %s: %w", args[0], err)
-		}
-		return "", fmt.Errorf("git %s: %s", args[0], msg)
-	}
-	return strings.TrimRight(string(out), "\n"), nil
 }
