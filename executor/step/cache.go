@@ -1,6 +1,7 @@
 package step
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -87,6 +88,7 @@ func (a *agent) restoreCaches(ctx context.Context, vars jobspec.Variables) {
 	_ = a.section("restore_cache", "Restoring cache", func() error {
 		for _, c := range a.job.Cache {
 			if c.Policy == jobspec.CachePush {
+				fmt.Fprintf(a.log, "Not restoring cache %q: its policy is push\n", vars.Expand(c.Key))
 				continue
 			}
 			keys := append([]string{c.Key}, c.FallbackKeys...)
@@ -137,7 +139,8 @@ func (a *agent) extractReader(rc io.ReadCloser, dir string) (int, error) {
 	return extractZip(tmp.Name(), dir)
 }
 
-// saveCaches archives and stores each cache that pushes and whose `when` matches status.
+// saveCaches archives and stores each cache that pushes and whose `when` matches status,
+// and says why it saves none of the others: the log tells whether each cache was saved.
 func (a *agent) saveCaches(ctx context.Context, vars jobspec.Variables, status string) error {
 	if len(a.job.Cache) == 0 {
 		return nil
@@ -149,7 +152,13 @@ func (a *agent) saveCaches(ctx context.Context, vars jobspec.Variables, status s
 	return a.section("save_cache", "Saving cache", func() error {
 		var errs []error
 		for _, c := range a.job.Cache {
-			if c.Policy == jobspec.CachePull || !whenMatches(c.When, status) {
+			switch {
+			case c.Policy == jobspec.CachePull:
+				fmt.Fprintf(a.log, "Not saving cache %q: its policy is pull\n", vars.Expand(c.Key))
+				continue
+			case !whenMatches(c.When, status):
+				fmt.Fprintf(a.log, "Not saving cache %q: it is saved when %s and the job status is %s\n",
+					vars.Expand(c.Key), cmp.Or(c.When, jobspec.WhenOnSuccess), status)
 				continue
 			}
 			errs = append(errs, a.saveCache(ctx, vars, c))

@@ -188,3 +188,32 @@ func TestNoCacheStoreIsSaid(t *testing.T) {
 		t.Errorf("the log says %d times that there is no cache store, want 2 (restore, save):\n%s", n, e.log.String())
 	}
 }
+
+// TestCacheSkipsAreLogged: a cache that is not restored or not saved says why, so the log
+// tells for every cache what became of it.
+func TestCacheSkipsAreLogged(t *testing.T) {
+	job := baseJob("exit 3")
+	job.Cache = []jobspec.Cache{
+		{Key: "deps", Paths: []string{"vendor"}},
+		{Key: "ro", Paths: []string{"vendor"}, Policy: jobspec.CachePull},
+		{Key: "wo", Paths: []string{"vendor"}, Policy: jobspec.CachePush, When: jobspec.WhenAlways},
+	}
+	e := newEnv(t, job)
+	if code := Prepare(context.Background(), e.options()); code != 0 {
+		t.Fatalf("prepare: %d\n%s", code, e.log.String())
+	}
+	if code := Run(context.Background(), e.options()); code != 3 {
+		t.Fatalf("run: %d\n%s", code, e.log.String())
+	}
+	for _, want := range []string{
+		`No cache found for "deps"`,
+		`Not restoring cache "wo": its policy is push`,
+		`Not saving cache "deps": it is saved when on_success and the job status is failed`,
+		`Not saving cache "ro": its policy is pull`,
+		`cache "wo": no files to save`,
+	} {
+		if !strings.Contains(e.log.String(), want) {
+			t.Errorf("log does not say %q:\n%s", want, e.log.String())
+		}
+	}
+}
