@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -266,6 +267,12 @@ func (k *Kubernetes) Validate() error {
 	}
 	if k.ServiceWaitTimeout < 0 {
 		bad("service_wait_timeout", "must not be negative")
+	}
+	if k.CacheURL != "" {
+		// Jobs would otherwise find out one by one, each with a warning and no cache.
+		if u, err := url.Parse(k.CacheURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("cache_url", "%q is not an http:// or https:// URL", k.CacheURL)
+		}
 	}
 	switch k.SecurityContext.SeccompProfile {
 	case "", "RuntimeDefault", "Unconfined":

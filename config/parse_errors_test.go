@@ -103,6 +103,11 @@ func TestParseErrors(t *testing.T) {
 			want: []string{`config.yaml:7: runners[0].kubernetes.pull_policy: "sometimes" is not one of [always if-not-present never]`},
 		},
 		{
+			name: "cache_url that is not a URL",
+			yaml: runner + "    kubernetes:\n      cache_url: cache.internal/cache\n",
+			want: []string{`config.yaml:6: runners[0].kubernetes.cache_url: "cache.internal/cache" is not an http:// or https:// URL`},
+		},
+		{
 			name: "unknown key with nothing close",
 			yaml: "privileged: true\n",
 			want: []string{`config.yaml:1: privileged: unknown key`},

@@ -13,7 +13,7 @@ import (
 
 func crashedService(restarts int32) corev1.ContainerStatus {
 	return corev1.ContainerStatus{Name: "svc-0", RestartCount: restarts,
-		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
+		State:                corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
 		LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 3, Reason: "Error"}}}
 }
 
