@@ -43,8 +43,7 @@ func (s HTTPStore) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 		resp.Body.Close()
 		return nil, ErrCacheMiss
 	}
-	resp.Body.Close()
-	return nil, fmt.Errorf("cache server: %s", resp.Status)
+	return nil, statusError(resp)
 }
 
 func (s HTTPStore) Put(ctx context.Context, key string, r io.Reader) error {
@@ -52,9 +51,20 @@ func (s HTTPStore) Put(ctx context.Context, key string, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("cache server: %s", resp.Status)
+		return statusError(resp)
 	}
+	resp.Body.Close()
 	return nil
+}
+
+// statusError is a refusal with the server's reason ("a running job's token is required"),
+// which the status alone does not give.
+func statusError(resp *http.Response) error {
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if m := strings.TrimSpace(string(msg)); m != "" {
+		return fmt.Errorf("cache server: %s: %s", resp.Status, m)
+	}
+	return fmt.Errorf("cache server: %s", resp.Status)
 }

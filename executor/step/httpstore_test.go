@@ -58,7 +58,10 @@ func TestHTTPStoreRoundTrip(t *testing.T) {
 		t.Errorf("stored under %v, want one escaped segment", stored)
 	}
 	bad := HTTPStore{URL: srv.URL + "/cache/", Token: "wrong"}
-	if _, err := bad.Get(ctx, "k"); err == nil || errors.Is(err, ErrCacheMiss) {
-		t.Errorf("Get with a wrong token = %v, want an error that is not a miss", err)
+	if _, err := bad.Get(ctx, "k"); err == nil || errors.Is(err, ErrCacheMiss) || !strings.Contains(err.Error(), "403 Forbidden: no") {
+		t.Errorf("Get with a wrong token = %v, want an error that is not a miss and gives the server's reason", err)
+	}
+	if err := bad.Put(ctx, "k", strings.NewReader("zip")); err == nil || !strings.Contains(err.Error(), "403 Forbidden: no") {
+		t.Errorf("Put with a wrong token = %v, want the server's reason", err)
 	}
 }
