@@ -152,7 +152,7 @@ func (j *jobRun) wait(ctx context.Context, feed *podFeed, graceful <-chan struct
 				Err: fmt.Errorf("the pod could not be scheduled within %s: %s", j.k.unsched, unschedMsg)}, false
 		case <-services.expired():
 			pod, _, _ := feed.snapshot()
-			if pod == nil || buildStarted(pod) {
+			if pod == nil || buildStarted(pod) || services.recovered(pod) {
 				services.done()
 				continue
 			}

@@ -27,7 +27,7 @@ type serviceWatch struct {
 	j        *jobRun
 	timeout  time.Duration
 	reported map[string]bool // services whose crash the log shows
-	first    string          // the first service that crashed
+	first    string          // the service whose crash started the wait
 	timer    *time.Timer
 }
 
@@ -46,7 +46,8 @@ func (s *serviceWatch) observe(ctx context.Context, pod *corev1.Pod) {
 			continue
 		}
 		s.reported[st.Name] = true
-		if s.first == "" {
+		// A service that crashes after another recovered gets its own wait.
+		if s.timer == nil {
 			s.first = st.Name
 			s.timer = time.NewTimer(s.timeout)
 		}
@@ -55,7 +56,7 @@ func (s *serviceWatch) observe(ctx context.Context, pod *corev1.Pod) {
 	}
 }
 
-// failure is why the job cannot start: the first crashed service, as it is now.
+// failure is why the job cannot start: the service whose crash started the wait, as it is now.
 func (s *serviceWatch) failure(pod *corev1.Pod) error {
 	desc := "service " + s.first
 	if st := containerStatus(pod.Status.InitContainerStatuses, s.first); st != nil {
@@ -69,8 +70,7 @@ func describeSidecar(pod *corev1.Pod, st corev1.ContainerStatus) string {
 	return fmt.Sprintf("service %s (%s) %s, restarted %d times", st.Name, specImage(pod, st.Name), exit, st.RestartCount)
 }
 
-// expired fires when the wait timeout ran out; nil (never) before the first crash and
-// after done.
+// expired fires when the wait timeout ran out; nil (never) while no crash is waited for.
 func (s *serviceWatch) expired() <-chan time.Time {
 	if s.timer == nil {
 		return nil
@@ -127,6 +127,19 @@ func (s *serviceWatch) printLog(ctx context.Context, pod *corev1.Pod, container 
 	for sc.Scan() {
 		s.j.printf("  %s\n", strings.TrimRight(sc.Text(), "\r"))
 	}
+}
+
+// recovered tells whether every service that crashed runs now (started, in the kubelet's
+// words): the kubelet then goes on to the job's container, whatever else it still waits for
+// (a slow pull of the job's image is not the service's fault).
+func (s *serviceWatch) recovered(pod *corev1.Pod) bool {
+	for name := range s.reported {
+		st := containerStatus(pod.Status.InitContainerStatuses, name)
+		if st == nil || st.State.Running == nil || st.Started == nil || !*st.Started {
+			return false
+		}
+	}
+	return true
 }
 
 // buildStarted tells whether the kubelet started the build container: then a crashed

@@ -62,3 +62,33 @@ func TestCrashedServiceDoesNotStopARunningJob(t *testing.T) {
 		t.Errorf("the crash is not in the log:\n%s", got.log)
 	}
 }
+
+// TestRecoveredServiceDoesNotFailAJobStillPulling: a service that crashed, then ran, no
+// longer holds the job's container back; a job whose image still pulls past the service
+// wait timeout is not failed for the service.
+func TestRecoveredServiceDoesNotFailAJobStillPulling(t *testing.T) {
+	h := newHarness(t, time.Minute)
+	h.exec.pc.ServiceWait = 100 * time.Millisecond
+	done := h.run(context.Background(), nil)
+	pod := h.created()
+	pulling := waitingStatus(buildContainer, "golang:1.26", "ContainerCreating", "")
+	h.setStatus(pod, corev1.PodStatus{Phase: corev1.PodPending,
+		InitContainerStatuses: []corev1.ContainerStatus{prepareDone, crashedService(1)},
+		ContainerStatuses:     []corev1.ContainerStatus{pulling}})
+	up := crashedService(1)
+	up.State, up.Started = corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}, ptr(true)
+	h.setStatus(pod, corev1.PodStatus{Phase: corev1.PodPending,
+		InitContainerStatuses: []corev1.ContainerStatus{prepareDone, up},
+		ContainerStatuses:     []corev1.ContainerStatus{pulling}})
+	time.Sleep(300 * time.Millisecond) // past the service wait timeout, the image still pulling
+	h.setStatus(pod, corev1.PodStatus{Phase: corev1.PodSucceeded,
+		InitContainerStatuses: []corev1.ContainerStatus{prepareDone, up},
+		ContainerStatuses:     []corev1.ContainerStatus{terminatedStatus(buildContainer, 0, "Completed", "")}})
+	got := h.result(done)
+	if !got.res.Success() {
+		t.Errorf("result = %+v, want success: the service recovered before the timeout", got.res)
+	}
+	if !strings.Contains(got.log, "WARNING: service svc-0") {
+		t.Errorf("the crash is not in the log:\n%s", got.log)
+	}
+}
