@@ -29,6 +29,7 @@ func Run(ctx context.Context, o Options) int {
 	if err != nil {
 		return loadFailed(o, err)
 	}
+	defer a.close()
 	// The tools prepare copied in (kuberunner build and tag, kubectl) are on PATH, after
 	// the image's own so that an image's kubectl wins.
 	if err := os.Setenv("PATH", os.Getenv("PATH")+string(os.PathListSeparator)+a.opts.BinDir); err != nil {
