@@ -45,6 +45,9 @@ type Options struct {
 	UnschedulableTimeout time.Duration
 	// APIServer is the API address deploy jobs get; default the client's own.
 	APIServer APIServer
+	// SweepInterval is how often leftovers are swept after the sweep at start;
+	// default DefaultSweepInterval.
+	SweepInterval time.Duration
 }
 
 // Kubernetes is the executor: it runs each job as one pod. One value serves every job of
@@ -65,8 +68,8 @@ type Kubernetes struct {
 
 // NewKubernetes compiles the runner's Kubernetes configuration, connects to the cluster
 // (in-cluster config, or the kubeconfig and context the config names), starts the informer
-// on this runner's pods and, in the background once it has synced, sweeps what earlier runs
-// left behind.
+// on this runner's pods and, in the background once it has synced and then periodically,
+// sweeps what earlier runs left behind.
 func NewKubernetes(rc config.Runner, opts Options) (*Kubernetes, error) {
 	if opts.Runner.Name == "" {
 		opts.Runner.Name = rc.Name
@@ -116,12 +119,15 @@ func NewKubernetes(rc config.Runner, opts Options) (*Kubernetes, error) {
 	if k.unsched <= 0 {
 		k.unsched = DefaultUnschedulableTimeout
 	}
+	if opts.SweepInterval <= 0 {
+		opts.SweepInterval = DefaultSweepInterval
+	}
 	k.startInformer()
-	go k.sweepWhenSynced()
+	go k.sweepPeriodically(opts.SweepInterval)
 	return k, nil
 }
 
-// Close stops the informer. Jobs still running lose their pod events: call it only after
+// Close stops the informer and the sweep. Jobs still running lose their pod events: call it only after
 // the last Run returned.
 func (k *Kubernetes) Close() { close(k.stop) }
 
@@ -137,18 +143,6 @@ func (k *Kubernetes) startInformer() {
 	k.pods = pods.Lister().Pods(k.pc.Namespace)
 	k.synced = inf.HasSynced
 	factory.Start(k.stop)
-}
-
-func (k *Kubernetes) sweepWhenSynced() {
-	defer close(k.swept)
-	if !cache.WaitForCacheSync(k.stop, k.synced) {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := k.Sweep(ctx, time.Now()); err != nil {
-		k.log.Warn("sweep of leftover job pods and secrets", "runner", k.pc.Runner.Name, "err", err)
-	}
 }
 
 // RESTConfig is the connection the config names: its kubeconfig and context; with neither,

@@ -67,6 +67,36 @@ func judge(pod *corev1.Pod) verdict {
 	return v
 }
 
+// disruption says why the pod is being stopped when something other than its own end
+// stops it: the eviction API (kubectl drain, the cluster autoscaler), preemption, the
+// kubelet under node pressure, the taint manager or a plain delete. "" when nothing does.
+// The runner's own graceful cancel also marks the pod deleted; wait tells the two apart.
+func disruption(pod *corev1.Pod) string {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.DisruptionTarget && c.Status == corev1.ConditionTrue {
+			return fmt.Sprintf("the pod was disrupted: %s", joinNonEmpty(c.Reason, c.Message))
+		}
+	}
+	if pod.Status.Reason == "Evicted" {
+		return fmt.Sprintf("the pod was evicted: %s", podReason(pod))
+	}
+	if pod.DeletionTimestamp != nil {
+		return "the pod was deleted by someone else"
+	}
+	return ""
+}
+
+// disrupted is the job's result when its pod was stopped from outside: whatever the
+// script's exit code (143 after SIGTERM), it is the system that failed the job, so that
+// GitLab's retry on runner_system_failure runs it again. A failure with a reason of its
+// own (a timeout, a failed upload, a prepare that failed first) keeps it.
+func disrupted(res jobspec.Result, why string) jobspec.Result {
+	if !res.Success() && res.Reason != jobspec.ScriptFailure {
+		return res
+	}
+	return jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: errors.New(why)}
+}
+
 func buildResult(t *corev1.ContainerStateTerminated) jobspec.Result {
 	if t.ExitCode == 0 {
 		return jobspec.Result{}
@@ -129,8 +159,13 @@ func imagePullFailure(pod *corev1.Pod) (jobspec.Result, bool) {
 }
 
 func podReason(pod *corev1.Pod) string {
+	return joinNonEmpty(pod.Status.Reason, pod.Status.Message)
+}
+
+// joinNonEmpty joins a reason and its message, either of which may be missing.
+func joinNonEmpty(reason, message string) string {
 	parts := []string{}
-	for _, s := range []string{pod.Status.Reason, pod.Status.Message} {
+	for _, s := range []string{reason, message} {
 		if s != "" {
 			parts = append(parts, s)
 		}

@@ -105,18 +105,29 @@ func (j *jobRun) wait(ctx context.Context, feed *podFeed, graceful <-chan struct
 	canceling := false
 	services := newServiceWatch(j, j.k.pc.ServiceWait)
 	defer services.stop()
+	stopped := "" // why someone else is stopping the pod
 	for {
 		pod, gone, changed := feed.snapshot()
+		if pod != nil && !canceling && stopped == "" {
+			if stopped = disruption(pod); stopped != "" {
+				j.warnf("%s; the job fails as a system failure once pod %s ends", stopped, j.pod.Name)
+			}
+		}
 		switch {
 		case gone && canceling:
 			return jobspec.Result{Reason: jobspec.ScriptFailure, Err: errors.New("the job was canceled")}, false
+		case gone && stopped != "":
+			return jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: errors.New(stopped)}, false
 		case gone:
 			return jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: fmt.Errorf("pod %s was deleted by someone else", j.pod.Name)}, false
 		case pod != nil:
 			v := judge(pod)
 			if v.done {
-				if canceling && v.res.Success() {
+				switch {
+				case canceling && v.res.Success():
 					v.res = jobspec.Result{Reason: jobspec.ScriptFailure, Err: errors.New("the job was canceled")}
+				case !canceling && stopped != "":
+					v.res = disrupted(v.res, stopped)
 				}
 				return v.res, v.res.Reason != jobspec.ImagePullFailure
 			}

@@ -8,16 +8,27 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/tools/cache"
 )
 
 // orphanSecretAge keeps the sweep off Secrets another replica is creating a pod for.
 const orphanSecretAge = time.Minute
 
+// finishedPodAge keeps the sweep off a pod whose job just ended: the Run that owns it, in
+// this process or another replica, is still reading its log and will delete it itself.
+const finishedPodAge = logDrainTimeout + cleanupTimeout
+
+// DefaultSweepInterval is how often Sweep runs after the sweep at start: what a runner
+// killed mid-job leaves (Secrets holding the job token and masked values among it) stays
+// in the namespace no longer than this, even if no runner restarts.
+const DefaultSweepInterval = 5 * time.Minute
+
 // Sweep deletes what earlier runs of this runner left behind (it was killed mid-job): pods
-// whose job is over (finished, or running past their active deadline, which the kubelet
-// should have enforced), Secrets that never got their pod and deploy ServiceAccounts
-// (with their RoleBindings) whose pod is gone. Pods of jobs still running,
-// possibly another replica's, are left alone. It reads pods from the informer's cache.
+// whose job is over (finished a while ago, or running past their active deadline, which the
+// kubelet should have enforced), Secrets that never got their pod and deploy
+// ServiceAccounts (with their RoleBindings) whose pod is gone. Pods of jobs still running,
+// this process's or possibly another replica's, are left alone. It reads pods from the
+// informer's cache.
 func (k *Kubernetes) Sweep(ctx context.Context, now time.Time) error {
 	pods, err := k.pods.List(labels.Everything())
 	if err != nil {
@@ -25,7 +36,7 @@ func (k *Kubernetes) Sweep(ctx context.Context, now time.Time) error {
 	}
 	var errs []error
 	for _, pod := range pods {
-		if pod.DeletionTimestamp == nil && jobOver(pod, now) {
+		if pod.DeletionTimestamp == nil && k.feeds.get(pod.Name) == nil && jobOver(pod, now) {
 			errs = append(errs, deletePod(k.client, pod, 0))
 		}
 	}
@@ -34,7 +45,7 @@ func (k *Kubernetes) Sweep(ctx context.Context, now time.Time) error {
 	}
 	podExists := func(name string) bool {
 		_, err := k.pods.Get(name)
-		return err == nil
+		return err == nil || k.feeds.get(name) != nil // a Run of ours may not have created it yet
 	}
 	for _, ns := range k.pc.deployNamespaces() {
 		if _, err := SweepDeployAccess(ctx, k.client, ns, k.pc.Runner.Name, podExists, orphanSecretAge, now); err != nil {
@@ -47,10 +58,49 @@ func (k *Kubernetes) Sweep(ctx context.Context, now time.Time) error {
 func jobOver(pod *corev1.Pod, now time.Time) bool {
 	switch pod.Status.Phase {
 	case corev1.PodSucceeded, corev1.PodFailed:
-		return true
+		return now.Sub(finishedAt(pod)) > finishedPodAge
 	}
 	if d := pod.Spec.ActiveDeadlineSeconds; d != nil {
 		return now.Sub(pod.CreationTimestamp.Time) > time.Duration(*d)*time.Second+cleanupTimeout
 	}
 	return false
+}
+
+// finishedAt is when the pod's last container ended; zero when no container says.
+func finishedAt(pod *corev1.Pod) time.Time {
+	var last time.Time
+	for _, st := range allStatuses(pod) {
+		if t := st.State.Terminated; t != nil && t.FinishedAt.After(last) {
+			last = t.FinishedAt.Time
+		}
+	}
+	return last
+}
+
+// sweepPeriodically sweeps once the informer has synced, then every interval until Close.
+func (k *Kubernetes) sweepPeriodically(interval time.Duration) {
+	if !cache.WaitForCacheSync(k.stop, k.synced) {
+		close(k.swept)
+		return
+	}
+	k.sweepOnce()
+	close(k.swept)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-k.stop:
+			return
+		case <-tick.C:
+			k.sweepOnce()
+		}
+	}
+}
+
+func (k *Kubernetes) sweepOnce() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := k.Sweep(ctx, time.Now()); err != nil {
+		k.log.Warn("sweep of leftover job pods and secrets", "runner", k.pc.Runner.Name, "err", err)
+	}
 }

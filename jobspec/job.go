@@ -144,6 +144,19 @@ type JobFeatures struct {
 	FailureReasons    []FailureReason `json:"failure_reasons"`
 }
 
+// Masks are the values that must never reach a log: the masked variables' values, the
+// job token and the credentials' passwords. The trace and the agent in the job pod both
+// mask them, with Features.TokenMaskPrefixes.
+func (j *Job) Masks() []string {
+	masks := append(j.Variables.MaskedValues(), j.Token)
+	for _, c := range j.Credentials {
+		if c.Password != "" {
+			masks = append(masks, c.Password)
+		}
+	}
+	return masks
+}
+
 // StepByName returns the step with that name, or nil.
 func (j *Job) StepByName(name StepName) *Step {
 	for i := range j.Steps {

@@ -93,7 +93,7 @@ type outcome struct {
 // executor's output, then a complete flush.
 func (r *Runner) execute(ctx context.Context, e *entry, job *jobspec.Job, jc gitlab.JobCredentials, received time.Time, log *slog.Logger) (jobspec.Result, outcome) {
 	buf, err := trace.New(trace.Options{
-		Masks:         traceMasks(job),
+		Masks:         job.Masks(),
 		TokenPrefixes: job.Features.TokenMaskPrefixes,
 		Limit:         outputLimit(e.cfg.OutputLimit),
 		Dir:           r.traceDir,
@@ -186,17 +186,6 @@ func explain(res jobspec.Result, cause error) jobspec.Result {
 		return res
 	}
 	return jobspec.Result{Reason: jobspec.RunnerSystemFailure, ExitCode: res.ExitCode, Err: fmt.Errorf("job aborted: %w", errShutdown)}
-}
-
-// traceMasks are the values that must never reach GitLab's trace.
-func traceMasks(job *jobspec.Job) []string {
-	masks := append(job.Variables.MaskedValues(), job.Token)
-	for _, c := range job.Credentials {
-		if c.Password != "" {
-			masks = append(masks, c.Password)
-		}
-	}
-	return masks
 }
 
 func outputLimit(kib int) int64 {

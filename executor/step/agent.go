@@ -58,16 +58,21 @@ type agent struct {
 	job   *jobspec.Job
 	cfg   jobpod.Config
 	opts  Options
-	log   io.Writer
+	log   io.Writer // masked: everything the agent and its children print goes through it
 	cache Store
 }
 
+// load reads the job and masks the log with its secrets: the container log is read by
+// anyone with pods/log and kept in files on the node, so no secret may reach it, not even
+// in the output of git or of the script. The runner masks the trace again, which leaves
+// masked text as it is. Call the returned agent's close when done.
 func load(o Options) (*agent, error) {
 	o.defaults()
 	a := &agent{opts: o, log: o.Log, job: new(jobspec.Job), cache: o.Cache}
 	if err := readJSON(filepath.Join(o.JobDir, jobpod.JobFile), a.job); err != nil {
 		return nil, err
 	}
+	a.log = trace.NewWriter(o.Log, a.job.Masks(), a.job.Features.TokenMaskPrefixes)
 	if err := readJSON(filepath.Join(o.JobDir, jobpod.ConfigFile), &a.cfg); err != nil {
 		return nil, err
 	}
@@ -90,6 +95,21 @@ func readJSON(path string, v any) error {
 		return fmt.Errorf("decode %s: %w", path, err)
 	}
 	return nil
+}
+
+// close writes what the masked log held back: the output's end is no secret's beginning.
+func (a *agent) close() {
+	if w, ok := a.log.(*trace.Writer); ok {
+		_ = w.Flush()
+	}
+}
+
+// mask masks s as the log is masked, for text that leaves the pod by another way.
+func (a *agent) mask(s string) string {
+	if a.job == nil {
+		return s
+	}
+	return trace.Mask(s, a.job.Masks(), a.job.Features.TokenMaskPrefixes)
 }
 
 // credentials address this job's own endpoints.
@@ -116,7 +136,8 @@ func (a *agent) errorf(format string, args ...any) {
 // fail records why the job failed for the executor and returns the exit code to use.
 func (a *agent) fail(reason jobspec.FailureReason, err error) int {
 	a.errorf("%v", err)
-	b, _ := json.Marshal(jobpod.Failure{Reason: string(reason), Message: err.Error()})
+	// The termination message is in the pod's status, for anyone who may get pods.
+	b, _ := json.Marshal(jobpod.Failure{Reason: string(reason), Message: a.mask(err.Error())})
 	if werr := os.WriteFile(a.opts.TerminationLog, b, 0o644); werr != nil {
 		a.warnf("write termination message: %v", werr)
 	}

@@ -21,6 +21,7 @@ func Prepare(ctx context.Context, o Options) int {
 	if err != nil {
 		return loadFailed(o, err)
 	}
+	defer a.close()
 	// The build container may run as another user than this one (the job image decides);
 	// files it must write (the workspace, a cache) are created writable for everyone.
 	// Only this pod sees the volume.

@@ -29,6 +29,7 @@ func Run(ctx context.Context, o Options) int {
 	if err != nil {
 		return loadFailed(o, err)
 	}
+	defer a.close()
 	// The tools prepare copied in (kuberunner build and tag, kubectl) are on PATH, after
 	// the image's own so that an image's kubectl wins.
 	if err := os.Setenv("PATH", os.Getenv("PATH")+string(os.PathListSeparator)+a.opts.BinDir); err != nil {
@@ -102,7 +103,9 @@ func (a *agent) mainScript(ctx context.Context, vars jobspec.Variables) (code in
 	case err != nil:
 		return 1, statusFailed, &agentError{jobspec.RunnerSystemFailure, err}
 	case ctx.Err() != nil:
-		a.errorf("Job canceled: the script was stopped")
+		// SIGTERM: the runner's cancel, or a drain or delete nobody told the runner of;
+		// the runner, which sees the pod, says which.
+		a.errorf("The script was stopped: its pod is being deleted")
 		return code, statusCanceled, nil
 	case errors.Is(sctx.Err(), context.DeadlineExceeded):
 		return code, statusFailed, &agentError{jobspec.JobExecutionTimeout, fmt.Errorf("the script ran longer than its timeout of %s", timeout)}

@@ -41,6 +41,12 @@ func TestRunScript(t *testing.T) {
 			wantNotLog: []string{"not-reached\n"},
 		},
 		{
+			name:       "a failing command on the left of a pipe fails the line",
+			job:        baseJob("false | true; echo not-reached"),
+			wantCode:   1,
+			wantNotLog: []string{"not-reached\n"},
+		},
+		{
 			name:     "after_script failure is a warning",
 			job:      withAfterScript(baseJob("true"), "exit 7"),
 			wantCode: 0,

@@ -19,23 +19,26 @@ import (
 // killGrace is how long a stopped script's processes get between SIGTERM and SIGKILL.
 const killGrace = 10 * time.Second
 
-// shell picks bash when the image has it (for pipefail), else sh.
-func shell() (path string, bash bool) {
+// shell picks bash when the image has it, else sh.
+func shell() string {
 	if p, err := exec.LookPath("bash"); err == nil {
-		return p, true
+		return p
 	}
-	return "sh", false
+	return "sh"
 }
+
+// pipefail turns pipefail on in every shell that has it (bash, busybox and recent dash),
+// as gitlab-runner does: a failing command on the left of a pipe fails the script. The
+// probe runs in a subshell because a shell without the option exits on "set -o pipefail".
+const pipefail = "if (set -o pipefail) 2>/dev/null; then set -o pipefail; fi\n"
 
 // renderScript writes lines as a shell script with gitlab-runner's semantics: each command
 // is echoed in green as "$ command", then run; the first failing command ends the script
-// with its exit code (set -e).
-func renderScript(lines []string, bash, debugTrace bool) string {
+// with its exit code (set -e), a failure anywhere in a pipeline included (pipefail).
+func renderScript(lines []string, debugTrace bool) string {
 	var b strings.Builder
 	b.WriteString("set -e\n")
-	if bash {
-		b.WriteString("set -o pipefail\n")
-	}
+	b.WriteString(pipefail)
 	if debugTrace {
 		b.WriteString("set -x\n")
 	}
@@ -73,8 +76,8 @@ func (s script) run(ctx context.Context) (int, error) {
 	if err := os.MkdirAll(s.tmp, 0o700); err != nil {
 		return -1, fmt.Errorf("create %s: %w", s.tmp, err)
 	}
-	sh, bash := shell()
-	body := renderScript(s.lines, bash, s.vars.Get("CI_DEBUG_TRACE") == "true")
+	sh := shell()
+	body := renderScript(s.lines, s.vars.Get("CI_DEBUG_TRACE") == "true")
 	path := filepath.Join(s.tmp, s.name+".sh")
 	if err := os.WriteFile(path, []byte(body), 0o700); err != nil {
 		return -1, fmt.Errorf("write script: %w", err)
