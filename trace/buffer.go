@@ -25,6 +25,11 @@ type Options struct {
 	TokenPrefixes []string // job.features.token_mask_prefixes, e.g. "glpat-", "glrt-": mask prefix+token body
 	Limit         int64    // bytes of output kept; 0 = unlimited. Past it: one clear truncation line, rest dropped
 	Dir           string   // temp dir for the backing file; "" = os.TempDir()
+	// Base and CRC continue a trace that others began: the Buffer's first byte is the
+	// trace's byte Base, and CRC is the crc32 of the Base bytes before it. Len, ReadAt,
+	// Limit and Checksum then count the whole trace.
+	Base int64
+	CRC  uint32
 }
 
 // Buffer is one job's log: an io.Writer for the executor and an io.ReaderAt over the
@@ -38,6 +43,7 @@ type Buffer struct {
 	masker    *masker
 	file      *os.File
 	limit     int64
+	base      int64
 	crc       uint32
 	scratch   []byte
 	finished  bool
@@ -63,6 +69,8 @@ func New(opts Options) (*Buffer, error) {
 		masker: newMasker(opts.Masks, opts.TokenPrefixes),
 		file:   f,
 		limit:  opts.Limit,
+		base:   opts.Base,
+		crc:    opts.CRC,
 		ready:  make(chan struct{}, 1),
 		done:   make(chan struct{}),
 	}, nil
@@ -85,8 +93,8 @@ func (b *Buffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Len returns the number of bytes final and ready to send.
-func (b *Buffer) Len() int64 { return b.size.Load() }
+// Len returns the number of bytes final and ready to send, Base included.
+func (b *Buffer) Len() int64 { return b.base + b.size.Load() }
 
 // ReadAt reads ready bytes from off, as io.ReaderAt: a short read comes with io.EOF.
 func (b *Buffer) ReadAt(p []byte, off int64) (int, error) {
@@ -96,7 +104,10 @@ func (b *Buffer) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("read trace at %d: negative offset", off)
 	}
-	size := b.size.Load()
+	if off < b.base {
+		return 0, fmt.Errorf("read trace at %d: before this buffer's start %d", off, b.base)
+	}
+	size := b.Len()
 	if off >= size {
 		return 0, io.EOF
 	}
@@ -105,7 +116,7 @@ func (b *Buffer) ReadAt(p []byte, off int64) (int, error) {
 		want = p[:size-off]
 	}
 	// pread is safe next to the appending writer: the bytes below size never change.
-	n, err := b.file.ReadAt(want, off)
+	n, err := b.file.ReadAt(want, off-b.base)
 	if err != nil && !errors.Is(err, io.EOF) {
 		if b.closed.Load() {
 			return n, ErrClosed
@@ -141,10 +152,13 @@ func (b *Buffer) Finish() {
 
 // Checksum returns "crc32:%08x" (IEEE, as gitlab-runner sends it) of the ready bytes.
 // It matches Len read at the same moment; after Finish both are final.
-func (b *Buffer) Checksum() string {
+func (b *Buffer) Checksum() string { return fmt.Sprintf("crc32:%08x", b.CRC()) }
+
+// CRC is Checksum's number, for a trace that others continue.
+func (b *Buffer) CRC() uint32 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return fmt.Sprintf("crc32:%08x", b.crc)
+	return b.crc
 }
 
 // Err reports a failure to store output; from then on output is dropped, and the ready
@@ -185,7 +199,7 @@ func (b *Buffer) accepting() bool {
 func (b *Buffer) commit(out []byte) {
 	b.scratch = out[:0] // keep the grown capacity for the next write
 	if b.limit > 0 {
-		if room := b.limit - b.size.Load(); int64(len(out)) > room {
+		if room := max(b.limit-b.Len(), 0); int64(len(out)) > room {
 			out = append(truncateUTF8(out, room), b.limitMessage()...)
 			b.truncated = true
 		}

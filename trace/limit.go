@@ -5,11 +5,14 @@ import (
 	"unicode/utf8"
 )
 
-// limitMessage is the line that replaces everything past the limit, in gitlab-runner's words.
-func (b *Buffer) limitMessage() string {
+func (b *Buffer) limitMessage() string { return LimitMessage(b.limit) }
+
+// LimitMessage is the line that replaces everything past a limit of limit bytes, in
+// gitlab-runner's words.
+func LimitMessage(limit int64) string {
 	return fmt.Sprintf("\n%sJob's log exceeded limit of %d bytes.\n"+
 		"Job execution will continue but no more output will be collected.%s\n",
-		ANSIBoldRed, b.limit, ANSIReset)
+		ANSIBoldRed, limit, ANSIReset)
 }
 
 // truncateUTF8 cuts p to at most n bytes without splitting a UTF-8 character, so the

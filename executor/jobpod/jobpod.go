@@ -49,6 +49,8 @@ type Config struct {
 	Kubectl bool `json:"kubectl,omitempty"`
 	// Entrypoint is the job image's entrypoint override: the shell runs as its arguments.
 	Entrypoint []string `json:"entrypoint,omitempty"`
+	// Trace is where the pod's part of the trace begins; set just before the pod is created.
+	Trace *Trace `json:"trace,omitempty"`
 }
 
 // Failure is the termination message of an agent that failed for a reason other than the
@@ -56,4 +58,69 @@ type Config struct {
 type Failure struct {
 	Reason  string `json:"reason"` // a jobspec.FailureReason
 	Message string `json:"message"`
+}
+
+// The job's trace leaves the pod through the shipper, a native sidecar that sends it to
+// GitLab itself: the kubelet's log API rotates and loses what a reader has not read yet, and
+// a runner restart would lose it all. Files in TraceDir, an emptyDir shared by the shipper,
+// prepare and build:
+const (
+	// TraceDir is the trace volume's mount point.
+	TraceDir = "/kr/trace"
+	// TraceLog is the masked output of prepare and then of the build container, appended
+	// in order. Its first byte is the trace's byte Trace.Offset.
+	TraceLog = "log"
+	// TraceVerdict is the agent's Verdict, written (by rename) once its output is complete.
+	TraceVerdict = "verdict"
+	// TraceCancel exists once GitLab asked for a graceful cancel: the agent stops its script.
+	TraceCancel = "cancel"
+	// TraceProgress is the shipper's ShipperState, rewritten at every acknowledged patch,
+	// so a restarted shipper resumes and the agent sees how far behind it is.
+	TraceProgress = "progress"
+	// ShipperContainer is the shipper's container name.
+	ShipperContainer = "trace"
+)
+
+// Trace is where the pod's part of the trace starts and how it is shipped.
+type Trace struct {
+	// Offset and CRC are the runner's part before the pod's: its length and its crc32
+	// (IEEE), so the pod continues both.
+	Offset int64  `json:"offset"`
+	CRC    uint32 `json:"crc"`
+	// Limit is output_limit in bytes over the whole trace; 0 means none.
+	Limit int64 `json:"limit,omitempty"`
+	// IntervalMS replaces the server's trace update interval when set (tests);
+	// KeepAliveMS is the silence after which the shipper sends a keep-alive.
+	IntervalMS  int64 `json:"interval_ms,omitempty"`
+	KeepAliveMS int64 `json:"keep_alive_ms,omitempty"`
+	// MaxLag bounds how many bytes the agent may write ahead of what GitLab acknowledged:
+	// past it, the job's writes wait for the shipper instead of bytes being dropped.
+	MaxLag int64 `json:"max_lag,omitempty"`
+}
+
+// Verdict is how the agent's job ended, by the agent's own account.
+type Verdict struct {
+	ExitCode int    `json:"exit_code"`
+	Reason   string `json:"reason,omitempty"` // a jobspec.FailureReason; "" on success
+	Message  string `json:"message,omitempty"`
+	// Stopped says a SIGTERM the agent was not told about ended the script (a deletion,
+	// an eviction): only the runner, which sees the pod, can tell what happened.
+	Stopped bool `json:"stopped,omitempty"`
+}
+
+// ShipperState is how far the shipper got: its progress file and its termination message.
+type ShipperState struct {
+	// Offset and CRC describe the trace GitLab acknowledged: its length and crc32.
+	Offset int64  `json:"offset"`
+	CRC    uint32 `json:"crc"`
+	// Consumed is how many bytes of TraceLog are behind the shipper (sent or cut by the limit).
+	Consumed int64 `json:"consumed"`
+	// Reported: the job's final state reached GitLab; nobody else may send one.
+	Reported bool `json:"reported,omitempty"`
+	// Gone: GitLab dropped the job (cancelled or deleted); no final state is wanted.
+	Gone bool `json:"gone,omitempty"`
+	// State, Reason and ExitCode are what was reported.
+	State    string `json:"state,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	ExitCode int    `json:"exit_code,omitempty"`
 }

@@ -29,7 +29,10 @@ type Options struct {
 	// TerminationLog receives a jobpod.Failure when the job fails for a reason other than
 	// the script (default jobpod.TerminationLog).
 	TerminationLog string
-	// Log is the job log (default os.Stdout: the container log).
+	// TraceDir holds the pod's trace files (default jobpod.TraceDir).
+	TraceDir string
+	// Log is the job log (default: the trace file when the runner gave trace settings,
+	// and the container log).
 	Log io.Writer
 	// Artifacts talks to GitLab; nil skips downloads and uploads with a warning.
 	Artifacts ArtifactClient
@@ -48,8 +51,8 @@ func (o *Options) defaults() {
 	if o.TerminationLog == "" {
 		o.TerminationLog = jobpod.TerminationLog
 	}
-	if o.Log == nil {
-		o.Log = os.Stdout
+	if o.TraceDir == "" {
+		o.TraceDir = jobpod.TraceDir
 	}
 }
 
@@ -60,6 +63,9 @@ type agent struct {
 	opts  Options
 	log   io.Writer // masked: everything the agent and its children print goes through it
 	cache Store
+	trace *traceFile // the pod's trace file, when the pod ships its trace
+	// failure is why the job failed other than by its script's exit code.
+	failure *jobpod.Failure
 }
 
 // load reads the job and masks the log with its secrets: the container log is read by
@@ -68,14 +74,25 @@ type agent struct {
 // masked text as it is. Call the returned agent's close when done.
 func load(o Options) (*agent, error) {
 	o.defaults()
-	a := &agent{opts: o, log: o.Log, job: new(jobspec.Job), cache: o.Cache}
+	a := &agent{opts: o, job: new(jobspec.Job), cache: o.Cache}
 	if err := readJSON(filepath.Join(o.JobDir, jobpod.JobFile), a.job); err != nil {
 		return nil, err
 	}
-	a.log = trace.NewWriter(o.Log, a.job.Masks(), a.job.Features.TokenMaskPrefixes)
 	if err := readJSON(filepath.Join(o.JobDir, jobpod.ConfigFile), &a.cfg); err != nil {
 		return nil, err
 	}
+	out := o.Log
+	if out == nil {
+		out = os.Stdout
+		if a.cfg.Trace != nil {
+			tf, err := openTraceFile(o.TraceDir, a.cfg.Trace)
+			if err != nil {
+				return nil, err
+			}
+			a.trace, out = tf, teeLog(tf, os.Stdout)
+		}
+	}
+	a.log = trace.NewWriter(out, a.job.Masks(), a.job.Features.TokenMaskPrefixes)
 	switch {
 	case a.cache != nil:
 	case a.cfg.CacheDir != "":
@@ -101,6 +118,9 @@ func readJSON(path string, v any) error {
 func (a *agent) close() {
 	if w, ok := a.log.(*trace.Writer); ok {
 		_ = w.Flush()
+	}
+	if a.trace != nil {
+		_ = a.trace.Close()
 	}
 }
 
@@ -137,7 +157,8 @@ func (a *agent) errorf(format string, args ...any) {
 func (a *agent) fail(reason jobspec.FailureReason, err error) int {
 	a.errorf("%v", err)
 	// The termination message is in the pod's status, for anyone who may get pods.
-	b, _ := json.Marshal(jobpod.Failure{Reason: string(reason), Message: a.mask(err.Error())})
+	a.failure = &jobpod.Failure{Reason: string(reason), Message: a.mask(err.Error())}
+	b, _ := json.Marshal(a.failure)
 	if werr := os.WriteFile(a.opts.TerminationLog, b, 0o644); werr != nil {
 		a.warnf("write termination message: %v", werr)
 	}
@@ -147,5 +168,8 @@ func (a *agent) fail(reason jobspec.FailureReason, err error) int {
 // loadFailed reports an agent that could not even read its job.
 func loadFailed(o Options, err error) int {
 	o.defaults()
+	if o.Log == nil {
+		o.Log = os.Stdout
+	}
 	return (&agent{opts: o, log: o.Log}).fail(jobspec.RunnerSystemFailure, err)
 }

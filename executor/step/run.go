@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/kuberunner/kuberunner/executor/jobpod"
 	"github.com/kuberunner/kuberunner/jobspec"
 )
 
@@ -29,16 +30,36 @@ func Run(ctx context.Context, o Options) int {
 	if err != nil {
 		return loadFailed(o, err)
 	}
-	defer a.close()
+	if a.trace != nil {
+		var stop context.CancelFunc
+		ctx, stop = watchCancel(ctx, a.opts.TraceDir)
+		defer stop()
+	}
+	code := a.run(ctx)
+	a.close()
+	if a.trace != nil {
+		// Last: the shipper takes the verdict as the sign that the output is complete.
+		v := jobpod.Verdict{ExitCode: code, Stopped: ctx.Err() != nil && !errors.Is(context.Cause(ctx), errJobCanceled)}
+		if a.failure != nil {
+			v.Reason, v.Message = a.failure.Reason, a.failure.Message
+		}
+		if err := writeVerdict(a.opts.TraceDir, v); err != nil {
+			fmt.Fprintf(os.Stderr, "%v\n", err)
+		}
+	}
+	return code
+}
+
+func (a *agent) run(ctx context.Context) int {
 	// The tools prepare copied in (kuberunner build and tag, kubectl) are on PATH, after
 	// the image's own so that an image's kubectl wins.
 	if err := os.Setenv("PATH", os.Getenv("PATH")+string(os.PathListSeparator)+a.opts.BinDir); err != nil {
 		return a.fail(jobspec.RunnerSystemFailure, err)
 	}
-	return a.run(ctx)
+	return a.runSteps(ctx)
 }
 
-func (a *agent) run(ctx context.Context) int {
+func (a *agent) runSteps(ctx context.Context) int {
 	// prepare made it; with GIT_STRATEGY=none and nothing to restore it may still be missing.
 	if err := os.MkdirAll(a.cfg.ProjectDir, 0o777); err != nil {
 		return a.fail(jobspec.RunnerSystemFailure, fmt.Errorf("create project directory: %w", err))
@@ -102,6 +123,9 @@ func (a *agent) mainScript(ctx context.Context, vars jobspec.Variables) (code in
 	switch {
 	case err != nil:
 		return 1, statusFailed, &agentError{jobspec.RunnerSystemFailure, err}
+	case errors.Is(context.Cause(ctx), errJobCanceled):
+		a.errorf("The script was stopped: the job was canceled")
+		return code, statusCanceled, &agentError{jobspec.ScriptFailure, errJobCanceled}
 	case ctx.Err() != nil:
 		// SIGTERM: the runner's cancel, or a drain or delete nobody told the runner of;
 		// the runner, which sees the pod, says which.
