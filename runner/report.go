@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kuberunner/kuberunner/gitlab"
+	"github.com/kuberunner/kuberunner/jobspec"
 )
 
 // report delivers the final state: retried with jittered backoff on transient failures and at the
@@ -26,11 +27,16 @@ func (r *Runner) report(ctx context.Context, coord Coordinator, jc gitlab.JobCre
 // update sends one PUT /jobs/:id until it gets a final answer (accepted, abort or conflict),
 // trying at most Timing.ReportTries times. It returns the last answer.
 func (r *Runner) update(ctx context.Context, coord Coordinator, jc gitlab.JobCredentials, req gitlab.UpdateJobRequest, interval time.Duration) (gitlab.UpdateJobResult, error) {
+	return updateJob(ctx, coord, jc, req, interval, r.timing)
+}
+
+// updateJob is update with explicit timing, for the pod's shipper too.
+func updateJob(ctx context.Context, coord Coordinator, jc gitlab.JobCredentials, req gitlab.UpdateJobRequest, interval time.Duration, timing Timing) (gitlab.UpdateJobResult, error) {
 	var (
 		res gitlab.UpdateJobResult
 		err error
 	)
-	for attempt := range r.timing.ReportTries {
+	for attempt := range timing.ReportTries {
 		res, err = coord.UpdateJob(ctx, jc, req)
 		var wait time.Duration
 		switch {
@@ -40,18 +46,36 @@ func (r *Runner) update(ctx context.Context, coord Coordinator, jc gitlab.JobCre
 			// The coordinator refused the request itself (a 4xx); sending it again cannot help.
 			return res, fmt.Errorf("update job %d to %s: %w", jc.ID, req.State, err)
 		case err != nil:
-			wait = r.timing.Backoff.Next(attempt)
+			wait = timing.Backoff.Next(attempt)
 		case res == gitlab.UpdateTraceNotYet:
 			wait = interval
 		default:
 			return res, nil
 		}
-		if attempt+1 < r.timing.ReportTries && !sleep(ctx, wait) {
+		if attempt+1 < timing.ReportTries && !sleep(ctx, wait) {
 			return res, ctx.Err()
 		}
 	}
 	if err != nil {
-		return res, fmt.Errorf("update job %d to %s: gave up after %d tries: %w", jc.ID, req.State, r.timing.ReportTries, err)
+		return res, fmt.Errorf("update job %d to %s: gave up after %d tries: %w", jc.ID, req.State, timing.ReportTries, err)
 	}
 	return res, nil
+}
+
+// finalState is the PUT that ends a job: its state, GitLab's failure reason, the exit code
+// when the script ran, and the trace's checksum and size.
+func finalState(job *jobspec.Job, res jobspec.Result, checksum string, size int64) gitlab.UpdateJobRequest {
+	final := gitlab.UpdateJobRequest{
+		State:         gitlab.StateSuccess,
+		FailureReason: job.ReportableReason(res.Reason),
+		Checksum:      checksum,
+		Bytesize:      size,
+	}
+	if !res.Success() {
+		final.State = gitlab.StateFailed
+	}
+	if res.Success() || res.Reason == jobspec.ScriptFailure || res.ExitCode != 0 {
+		final.ExitCode = &res.ExitCode
+	}
+	return final
 }

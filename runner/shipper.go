@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"log/slog"
 	"time"
@@ -30,11 +31,18 @@ type shipper struct {
 	onCancel func()        // Job-Status: canceling: graceful cancel
 	onAbort  func()        // cancelled, failed or gone: kill the job
 	onSent   func(n int64) // bytes acknowledged by the coordinator
+	// onProgress, when set, learns the acknowledged length and its crc32 after each patch.
+	onProgress func(sent int64, crc uint32)
 
 	// interval is the pause between patches: Timing.TraceInterval, or what the server says.
 	interval time.Duration
 	// sent is the coordinator's trace length: everything before it is acknowledged.
+	// start and startCRC are where this shipper's source begins (a runner's part may come
+	// before a pod's) and the crc32 of the trace before it; crc is the crc32 up to sent.
 	sent     int64
+	start    int64
+	startCRC uint32
+	crc      uint32
 	next     time.Time // no patch before this (server pace or backoff)
 	failures int       // consecutive failed patches
 	chunk    []byte
@@ -155,7 +163,8 @@ func (s *shipper) patch(ctx context.Context, final bool) bool {
 		// The server holds a different length: resend from there, once at once, then
 		// paced by backoff should it keep disagreeing.
 		s.log.Debug("trace range mismatch", "sent", off, "server", res.SentOffset)
-		s.sent = min(max(res.SentOffset, 0), s.src.Len())
+		s.sent = min(max(res.SentOffset, s.start), s.src.Len())
+		s.recomputeCRC()
 		s.fail(now, final, errors.New("trace range mismatch"))
 		if s.failures == 1 {
 			s.next = now
@@ -167,10 +176,29 @@ func (s *shipper) patch(ctx context.Context, final bool) bool {
 	if res.SentOffset > off && res.SentOffset <= acked {
 		acked = res.SentOffset
 	}
+	s.crc = crc32.Update(s.crc, crc32.IEEETable, data[:acked-off])
 	s.sent = acked
 	s.next = now.Add(s.interval)
 	s.onSent(acked - off)
+	if s.onProgress != nil {
+		s.onProgress(s.sent, s.crc)
+	}
 	return true
+}
+
+// recomputeCRC reads the source again from its start after the coordinator moved sent.
+func (s *shipper) recomputeCRC() {
+	s.crc = s.startCRC
+	buf := make([]byte, 64<<10)
+	for off := s.start; off < s.sent; {
+		n, err := s.src.ReadAt(buf[:min(int64(len(buf)), s.sent-off)], off)
+		s.crc = crc32.Update(s.crc, crc32.IEEETable, buf[:n])
+		off += int64(n)
+		if n == 0 || err != nil && !errors.Is(err, io.EOF) {
+			s.flushErr = fmt.Errorf("read trace at %d: %v", off, err)
+			return
+		}
+	}
 }
 
 // fail paces the next try with backoff; in the final flush, it gives up after ReportTries.
@@ -205,4 +233,15 @@ func (s *shipper) abort(why string) {
 	s.log.Info("job cancelled by the coordinator", "reason", why)
 	s.aborted = true
 	s.onAbort()
+}
+
+// newShipper ships src from start on; crc is the crc32 of the trace before start. Set the
+// callbacks before starting run.
+func newShipper(coord Coordinator, jc gitlab.JobCredentials, src traceSource, timing Timing, interval time.Duration, log *slog.Logger, start int64, crc uint32) *shipper {
+	return &shipper{
+		coord: coord, jc: jc, src: src, timing: timing, interval: interval, log: log,
+		sent: start, start: start, startCRC: crc, crc: crc,
+		onCancel: func() {}, onAbort: func() {}, onSent: func(int64) {},
+		flushReq: make(chan struct{}), done: make(chan struct{}),
+	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/kuberunner/kuberunner/executor/step"
 	"github.com/kuberunner/kuberunner/gitlab"
+	"github.com/kuberunner/kuberunner/runner"
 )
 
 // stepCommand is the agent inside a job pod: `kuberunner step prepare` in the init container,
@@ -24,6 +26,7 @@ func stepCommand() *cli.Command {
 		Commands: []*cli.Command{
 			{Name: "prepare", Usage: "get sources, artifacts and cache; install the agent", Action: stepAction(step.Prepare)},
 			{Name: "run", Usage: "run the job's scripts, upload artifacts, save the cache", Action: stepAction(step.Run)},
+			{Name: "ship", Usage: "ship the job's trace to GitLab and send its final state", Action: shipAction},
 		},
 	}
 }
@@ -43,4 +46,22 @@ func stepAction(fn func(context.Context, step.Options) int) cli.ActionFunc {
 		os.Exit(code)
 		return nil
 	}
+}
+
+// shipAction is the pod's trace shipper. SIGTERM does not stop it at once: it means the job's
+// containers are done (or the pod is going), and the shipper still delivers what is left.
+func shipAction(ctx context.Context, _ *cli.Command) error {
+	client, err := gitlab.New(gitlab.Options{Version: version, Revision: revision, Timeout: time.Minute})
+	if err != nil {
+		return fmt.Errorf("gitlab client: %w", err)
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	stop := make(chan struct{})
+	go func() {
+		<-sig
+		close(stop)
+	}()
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	return runner.ShipPod(ctx, stop, runner.PodShipOptions{Coordinator: client, Log: log})
 }
