@@ -198,12 +198,6 @@ func specImage(pod *corev1.Pod, name string) string {
 	return ""
 }
 
-// started says whether a container has produced a log that can be read: it runs or ran.
-func started(pod *corev1.Pod, name string) bool {
-	st := containerStatus(allStatuses(pod), name)
-	return st != nil && (st.State.Running != nil || st.State.Terminated != nil)
-}
-
 // terminated says whether a container has ended, so its log is complete.
 func terminated(pod *corev1.Pod, name string) bool {
 	st := containerStatus(allStatuses(pod), name)

@@ -180,6 +180,7 @@ func (pc *PodConfig) podSpec(job *jobspec.Job, f features, secret *corev1.Secret
 		// to every container: noise in the job's environment.
 		EnableServiceLinks: ptr(false),
 	}
+	pc.withTrace(spec)
 	for _, name := range pc.ImagePullSecrets {
 		spec.ImagePullSecrets = append(spec.ImagePullSecrets, corev1.LocalObjectReference{Name: name})
 	}

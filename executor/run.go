@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/kuberunner/kuberunner/executor/jobpod"
 	"github.com/kuberunner/kuberunner/jobspec"
 	"github.com/kuberunner/kuberunner/trace"
 )
@@ -19,13 +20,14 @@ import (
 // cleanupTimeout bounds waiting for a deleted pod to disappear, beyond its grace period.
 const cleanupTimeout = 30 * time.Second
 
-// logDrainTimeout bounds waiting for the rest of the log once the job's outcome is known.
-const logDrainTimeout = 30 * time.Second
+// shipperTimeout bounds waiting for the pod's shipper to deliver the rest of the trace and
+// stop, beyond the pod's grace period.
+const shipperTimeout = 30 * time.Second
 
 // Run runs job as one pod and returns how it ended; see runner.Executor. The pod and its
 // Secret are gone when Run returns, whatever happened.
 func (k *Kubernetes) Run(ctx context.Context, job *jobspec.Job, log io.Writer, graceful <-chan struct{}) jobspec.Result {
-	j := &jobRun{k: k, job: job, out: &lockedWriter{w: log}}
+	j := &jobRun{k: k, job: job, out: &lockedWriter{w: log}, log: log}
 	return j.run(ctx, graceful)
 }
 
@@ -33,7 +35,8 @@ func (k *Kubernetes) Run(ctx context.Context, job *jobspec.Job, log io.Writer, g
 type jobRun struct {
 	k    *Kubernetes
 	job  *jobspec.Job
-	out  io.Writer
+	out  io.Writer // the job log, serialised
+	log  io.Writer // the job log as given, for its TraceHandover
 	objs *JobObjects
 	pod  *corev1.Pod // as created
 }
@@ -56,41 +59,47 @@ func (j *jobRun) run(ctx context.Context, graceful <-chan struct{}) jobspec.Resu
 	defer j.k.feeds.unsubscribe(pod.Name)
 
 	j.printf("%sPreparing environment%s\n", trace.ANSIBoldCyan, trace.ANSIReset)
+	h, ok := j.log.(TraceHandover)
+	if !ok {
+		return jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: errors.New("the job log cannot be handed to the pod")}
+	}
+	handed, err := h.Handover(ctx)
+	if err == nil {
+		err = setTrace(objs.Secret, handed)
+	}
+	if err != nil {
+		return j.takeBack(ctx, h, handed, jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: err})
+	}
 	created, err := createJobObjects(ctx, j.k.client, objs, j.k.api)
 	if err != nil {
-		return jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: err}
+		return j.takeBack(ctx, h, handed, jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: err})
 	}
 	j.pod = created
 	j.printf("Created pod %s/%s\n", created.Namespace, created.Name)
 
-	logCtx, stopLogs := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopLogs()
-	logsDone := make(chan error, 1)
-	f := &follower{src: j.k.logs, namespace: created.Namespace, pod: created.Name, feed: feed, out: j.out}
-	go func() { logsDone <- f.run(logCtx) }()
-
-	res, ended := j.wait(ctx, feed, graceful)
-	if !ended {
-		// The pod is to be killed: what it still prints is not worth waiting for.
-		stopLogs()
+	res, _ := j.wait(ctx, feed, graceful)
+	st, known := jobpod.ShipperState{Offset: handed.Offset, CRC: handed.CRC}, false
+	if ctx.Err() == nil { // an aborted job's pod is deleted at once: its shipper's state is lost
+		st, known = j.shipperEnd(feed, st)
 	}
-	drain := time.NewTimer(logDrainTimeout)
-	select {
-	case err := <-logsDone:
-		if err != nil && !errors.Is(err, context.Canceled) {
-			j.warnf("the job log may be incomplete: %v", err)
-		}
-	case <-drain.C:
-		stopLogs()
-		j.warnf("the job log may be incomplete: it did not end %s after the job", logDrainTimeout)
+	if st.Reported || st.Gone {
+		h.Reported(st)
+	} else if err := h.Resume(context.WithoutCancel(ctx), st, known); err != nil {
+		res = jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: err}
 	}
-	drain.Stop()
-
 	if err := j.cleanup(feed); err != nil {
 		j.warnf("cleanup: %v", err)
 		if res.Success() {
 			res = jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: err}
 		}
+	}
+	return res
+}
+
+// takeBack resumes the trace where the runner left it: no pod ever shipped a byte.
+func (j *jobRun) takeBack(ctx context.Context, h TraceHandover, t jobpod.Trace, res jobspec.Result) jobspec.Result {
+	if err := h.Resume(context.WithoutCancel(ctx), jobpod.ShipperState{Offset: t.Offset, CRC: t.CRC}, t.Offset > 0); err != nil {
+		return jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: errors.Join(res.Err, err)}
 	}
 	return res
 }

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/kuberunner/kuberunner/config"
+	"github.com/kuberunner/kuberunner/executor/jobpod"
 	"github.com/kuberunner/kuberunner/jobspec"
 )
 
@@ -45,10 +46,7 @@ func newHarness(t *testing.T, unsched time.Duration, objects ...runtime.Object) 
 		pod.DeletionTimestamp = &metav1.Time{Time: time.Now()}
 		return true, nil, client.Tracker().Update(a.GetResource(), pod, a.GetNamespace())
 	})
-	logs := &fakeLogs{lines: map[string][]stampedLine{
-		prepareContainer: {{base, "Getting source\n"}},
-		buildContainer:   {{base.Add(time.Second), "$ make test\n"}, {base.Add(2 * time.Second), "ok\n"}},
-	}}
+	logs := &fakeLogs{lines: map[string][]stampedLine{}}
 	rc := config.Runner{Name: "r1", URL: "https://gitlab.example.com", Kubernetes: config.Kubernetes{
 		Namespace: "ci", HelperImage: "helper:1", GracefulCancelTimeout: config.Duration(20 * time.Second),
 	}}
@@ -107,16 +105,17 @@ func (h *harness) setStatus(pod *corev1.Pod, st corev1.PodStatus) {
 func (h *harness) run(ctx context.Context, graceful <-chan struct{}) <-chan runResult {
 	done := make(chan runResult, 1)
 	go func() {
-		var log strings.Builder
-		res := h.exec.Run(ctx, minimalJob(), &log, graceful)
-		done <- runResult{res, log.String()}
+		log := &fakeHandover{}
+		res := h.exec.Run(ctx, minimalJob(), log, graceful)
+		done <- runResult{res, log.String(), log}
 	}()
 	return done
 }
 
 type runResult struct {
-	res jobspec.Result
-	log string
+	res   jobspec.Result
+	log   string
+	trace *fakeHandover
 }
 
 func (h *harness) result(done <-chan runResult) runResult {
@@ -153,24 +152,34 @@ var (
 	buildRuns   = corev1.ContainerStatus{Name: buildContainer, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}
 )
 
+var (
+	shipped  = jobpod.ShipperState{Offset: 5000, CRC: 42, Consumed: 3766}
+	reported = jobpod.ShipperState{Offset: 5100, CRC: 43, Consumed: 3766, Reported: true, State: "success"}
+)
+
 func TestRunOutcomes(t *testing.T) {
 	tests := []struct {
-		name    string
-		status  corev1.PodStatus
-		want    jobspec.Result
-		wantLog string
+		name         string
+		status       corev1.PodStatus
+		want         jobspec.Result
+		wantReported bool
+		wantResumed  *jobpod.ShipperState
+		wantLog      string
 	}{
-		{"success", corev1.PodStatus{Phase: corev1.PodRunning, InitContainerStatuses: []corev1.ContainerStatus{prepareDone},
-			ContainerStatuses: []corev1.ContainerStatus{terminatedStatus(buildContainer, 0, "Completed", "")}},
-			jobspec.Result{}, "Getting source\n$ make test\nok\n"},
-		{"script failure", corev1.PodStatus{Phase: corev1.PodFailed, InitContainerStatuses: []corev1.ContainerStatus{prepareDone},
-			ContainerStatuses: []corev1.ContainerStatus{terminatedStatus(buildContainer, 3, "Error", "")}},
-			jobspec.Result{Reason: jobspec.ScriptFailure, ExitCode: 3}, "$ make test\nok\n"},
-		{"image pull", corev1.PodStatus{Phase: corev1.PodPending, InitContainerStatuses: []corev1.ContainerStatus{prepareDone},
-			ContainerStatuses: []corev1.ContainerStatus{waitingStatus(buildContainer, "golang:1.26", "ErrImagePull", "not found")}},
+		{"success reported by the pod", corev1.PodStatus{Phase: corev1.PodRunning,
+			InitContainerStatuses: []corev1.ContainerStatus{shipperEnded(reported), prepareDone},
+			ContainerStatuses:     []corev1.ContainerStatus{terminatedStatus(buildContainer, 0, "Completed", "")}},
+			jobspec.Result{}, true, nil, "Created pod ci/kr-job-42\n"},
+		{"script failure the pod could not report", corev1.PodStatus{Phase: corev1.PodFailed,
+			InitContainerStatuses: []corev1.ContainerStatus{shipperEnded(shipped), prepareDone},
+			ContainerStatuses:     []corev1.ContainerStatus{terminatedStatus(buildContainer, 3, "Error", "")}},
+			jobspec.Result{Reason: jobspec.ScriptFailure, ExitCode: 3}, false, &shipped, ""},
+		{"image pull", corev1.PodStatus{Phase: corev1.PodPending,
+			InitContainerStatuses: []corev1.ContainerStatus{shipperEnded(shipped), prepareDone},
+			ContainerStatuses:     []corev1.ContainerStatus{waitingStatus(buildContainer, "golang:1.26", "ErrImagePull", "not found")}},
 			// Not "Waiting for pod": the informer may deliver the Pending and the
 			// ErrImagePull states as one update, and then there was no wait to report.
-			jobspec.Result{Reason: jobspec.ImagePullFailure}, "Created pod ci/kr-job-42\n"},
+			jobspec.Result{Reason: jobspec.ImagePullFailure}, false, &shipped, "Created pod ci/kr-job-42\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -183,10 +192,16 @@ func TestRunOutcomes(t *testing.T) {
 			if d := cmp.Diff(tc.want, got.res, cmp.Comparer(func(a, b error) bool { return true })); d != "" {
 				t.Errorf("result -want +got:\n%s", d)
 			}
-			if !strings.Contains(got.log, tc.wantLog) {
-				t.Errorf("log does not contain %q:\n%s", tc.wantLog, got.log)
+			if !got.trace.handed {
+				t.Error("the trace was not handed over before the pod")
 			}
-			for _, s := range []string{`Preparing the "kubernetes" executor`, "Using Kubernetes namespace: ci"} {
+			if (got.trace.reported != nil) != tc.wantReported {
+				t.Errorf("reported by the pod: %v, want %v", got.trace.reported, tc.wantReported)
+			}
+			if d := cmp.Diff(tc.wantResumed, got.trace.resumed); d != "" || tc.wantResumed != nil && !got.trace.known {
+				t.Errorf("trace resumed at -want +got (known %v):\n%s", got.trace.known, d)
+			}
+			for _, s := range []string{`Preparing the "kubernetes" executor`, "Using Kubernetes namespace: ci", tc.wantLog} {
 				if !strings.Contains(got.log, s) {
 					t.Errorf("log does not contain %q:\n%s", s, got.log)
 				}
@@ -202,7 +217,7 @@ func TestRunImagePullNamesImage(t *testing.T) {
 	h := newHarness(t, time.Minute)
 	done := h.run(context.Background(), nil)
 	pod := h.created()
-	h.setStatus(pod, corev1.PodStatus{Phase: corev1.PodPending, InitContainerStatuses: []corev1.ContainerStatus{prepareDone},
+	h.setStatus(pod, corev1.PodStatus{Phase: corev1.PodPending, InitContainerStatuses: []corev1.ContainerStatus{shipperEnded(shipped), prepareDone},
 		ContainerStatuses: []corev1.ContainerStatus{waitingStatus(buildContainer, "golang:1.26", "ImagePullBackOff", "back-off")}})
 	got := h.result(done)
 	if got.res.Reason != jobspec.ImagePullFailure || !strings.Contains(got.res.Err.Error(), `"golang:1.26"`) {
@@ -251,7 +266,7 @@ func TestRunGracefulCancelWaitsForTheBuildContainer(t *testing.T) {
 		t.Fatalf("Run returned before the build container ended: %+v", r.res)
 	default:
 	}
-	h.setStatus(pod, corev1.PodStatus{Phase: corev1.PodRunning, InitContainerStatuses: []corev1.ContainerStatus{prepareDone},
+	h.setStatus(pod, corev1.PodStatus{Phase: corev1.PodRunning, InitContainerStatuses: []corev1.ContainerStatus{shipperEnded(shipped), prepareDone},
 		ContainerStatuses: []corev1.ContainerStatus{terminatedStatus(buildContainer, 143, "Error", "")}})
 	got := h.result(done)
 	if got.res.Reason != jobspec.ScriptFailure || got.res.ExitCode != 143 {

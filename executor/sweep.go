@@ -15,8 +15,8 @@ import (
 const orphanSecretAge = time.Minute
 
 // finishedPodAge keeps the sweep off a pod whose job just ended: the Run that owns it, in
-// this process or another replica, is still reading its log and will delete it itself.
-const finishedPodAge = logDrainTimeout + cleanupTimeout
+// this process or another replica, is still waiting for its shipper and will delete it itself.
+const finishedPodAge = shipperTimeout + cleanupTimeout
 
 // DefaultSweepInterval is how often Sweep runs after the sweep at start: what a runner
 // killed mid-job leaves (Secrets holding the job token and masked values among it) stays

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kuberunner/kuberunner/executor/jobpod"
 	"github.com/kuberunner/kuberunner/gitlab"
 	"github.com/kuberunner/kuberunner/jobspec"
 	"github.com/kuberunner/kuberunner/trace"
@@ -39,20 +40,10 @@ func (r *Runner) runJob(e *entry, job *jobspec.Job, received time.Time) {
 	log.Info("job started", "name", job.JobInfo.Name)
 
 	res, out := r.execute(ctx, e, job, jc, received, log)
-	final := gitlab.UpdateJobRequest{
-		State:         gitlab.StateSuccess,
-		FailureReason: job.ReportableReason(res.Reason),
-		Checksum:      out.checksum,
-		Bytesize:      out.size,
-	}
-	if !res.Success() {
-		final.State = gitlab.StateFailed
-	}
-	if res.Success() || res.Reason == jobspec.ScriptFailure || res.ExitCode != 0 {
-		final.ExitCode = &res.ExitCode
-	}
-	// A job the coordinator cancelled already has its final state there.
-	if !out.aborted {
+	final := finalState(job, res, out.checksum, out.size)
+	// A job the coordinator cancelled already has its final state there; a pod that
+	// reported has sent it.
+	if !out.aborted && !out.reported {
 		if err := r.report(ctx, e.coord, jc, final, out.interval); err != nil {
 			log.Error("final job state not delivered", "state", final.State, "err", err)
 			r.metrics.Error("error")
@@ -83,76 +74,93 @@ func (r *Runner) accept(ctx context.Context, e *entry, jc gitlab.JobCredentials,
 
 // outcome is what the trace side of a job left for the final PUT.
 type outcome struct {
-	checksum string
+	checksum string // "" when part of the trace was shipped by a pod that lost its count
 	size     int64
 	interval time.Duration // the server's trace interval, also its pace for 202 answers
 	aborted  bool          // the coordinator dropped the job: reporting is pointless
+	reported bool          // the pod delivered the final state itself
 }
 
-// execute runs the job with its trace: buffer, shipper, the runner's own lines around the
-// executor's output, then a complete flush.
+// execute runs the job with its trace: the runner's lines before the pod, the pod's part
+// shipped by the pod, and the runner's lines after it when the runner reports.
 func (r *Runner) execute(ctx context.Context, e *entry, job *jobspec.Job, jc gitlab.JobCredentials, received time.Time, log *slog.Logger) (jobspec.Result, outcome) {
-	buf, err := trace.New(trace.Options{
-		Masks:         job.Masks(),
-		TokenPrefixes: job.Features.TokenMaskPrefixes,
-		Limit:         outputLimit(e.cfg.OutputLimit),
-		Dir:           r.traceDir,
-	})
-	if err != nil {
-		res := jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: fmt.Errorf("create trace buffer: %w", err)}
-		log.Error("job failed before it started", "err", res.Err)
-		return res, outcome{interval: r.traceInterval()}
-	}
-	defer buf.Close()
-
 	// Everything that stops the executor early goes through execCtx with a cause.
 	execCtx, cancelExec := context.WithCancelCause(r.jobs)
 	defer cancelExec(nil)
 	graceful := make(chan struct{})
 	var firstByte atomic.Bool
-	sh := &shipper{
-		coord:    e.coord,
-		jc:       jc,
-		src:      buf,
-		timing:   r.timing,
-		interval: r.traceInterval(),
-		log:      log,
-		onCancel: sync.OnceFunc(func() {
+	opts := trace.Options{
+		Masks:         job.Masks(),
+		TokenPrefixes: job.Features.TokenMaskPrefixes,
+		Limit:         outputLimit(e.cfg.OutputLimit),
+		Dir:           r.traceDir,
+	}
+	var legs []*leg
+	defer func() {
+		for _, l := range legs {
+			l.buf.Close()
+		}
+	}()
+	h := &handoff{coord: e.coord, jc: jc, log: log, pod: r.podTrace(opts.Limit)}
+	h.newLeg = func(start int64, crc uint32) (*leg, error) {
+		o := opts
+		o.Base, o.CRC = start, crc
+		buf, err := trace.New(o)
+		if err != nil {
+			return nil, fmt.Errorf("create trace buffer: %w", err)
+		}
+		sh := newShipper(e.coord, jc, buf, r.timing, r.traceInterval(), log, start, crc)
+		sh.onCancel = sync.OnceFunc(func() {
 			log.Info("graceful cancel requested")
 			close(graceful)
-		}),
-		onAbort: func() { cancelExec(errCanceled) },
-		onSent: func(n int64) {
+		})
+		sh.onAbort = func() { cancelExec(errCanceled) }
+		sh.onSent = func(n int64) {
 			if firstByte.CompareAndSwap(false, true) {
 				r.metrics.ObserveJobStart(e.cfg.Name, time.Since(received))
 			}
 			r.metrics.TraceBytes(e.cfg.Name, int(n))
-		},
-		flushReq: make(chan struct{}),
-		done:     make(chan struct{}),
+		}
+		legs = append(legs, &leg{buf: buf, sh: sh})
+		go sh.run(ctx)
+		return legs[len(legs)-1], nil
 	}
-	go sh.run(ctx)
+	first, err := h.newLeg(0, 0)
+	if err != nil {
+		res := jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: err}
+		log.Error("job failed before it started", "err", res.Err)
+		return res, outcome{interval: r.traceInterval()}
+	}
+	h.cur, h.crcKnown = first, true
 
-	writeHeader(buf, r.version, e.cfg.Name, e.creds.SystemID)
-	res := r.runExecutor(execCtx, e, job, buf, graceful, log)
+	writeHeader(first.buf, r.version, e.cfg.Name, e.creds.SystemID)
+	res := r.runExecutor(execCtx, e, job, h, graceful, log)
 	res = explain(res, context.Cause(execCtx))
-	writeFooter(buf, res)
-	buf.Finish()
-
-	if err := sh.flush(); err != nil {
+	if err := h.settle(ctx); err != nil {
+		log.Error("trace not taken back from the pod", "err", err)
+	}
+	if st, ok := h.podState(); ok {
+		return res, outcome{reported: st.Reported, aborted: st.Gone, interval: r.traceInterval()}
+	}
+	l, known := h.active()
+	writeFooter(l.buf, res)
+	l.buf.Finish()
+	if err := l.sh.flush(); err != nil {
 		log.Warn("trace not completely delivered", "err", err)
 		r.metrics.Error("warn")
 	}
-	if err := buf.Err(); err != nil {
+	if err := l.buf.Err(); err != nil {
 		log.Warn("job output lost: the trace buffer could not store it", "err", err)
 		r.metrics.Error("warn")
 	}
-	return res, outcome{
-		checksum: buf.Checksum(),
-		size:     buf.Len(),
-		interval: sh.interval,
-		aborted:  sh.aborted,
+	out := outcome{size: l.buf.Len(), interval: l.sh.interval, aborted: l.sh.aborted}
+	for _, prev := range legs {
+		out.aborted = out.aborted || prev.sh.aborted
 	}
+	if known {
+		out.checksum = l.buf.Checksum()
+	}
+	return res, out
 }
 
 // runExecutor applies the job's timeout and keeps an executor panic from taking every other
@@ -200,4 +208,18 @@ func (r *Runner) traceInterval() time.Duration {
 		return r.timing.TraceInterval
 	}
 	return defaultTraceInterval
+}
+
+// podMaxLag bounds the job output GitLab has not acknowledged yet: past it the job's writes
+// wait for the shipper, so a chatty job slows down instead of losing bytes.
+const podMaxLag = 8 << 20
+
+// podTrace is how a job pod ships its trace: at the runner's pace, within its output limit.
+func (r *Runner) podTrace(limit int64) jobpod.Trace {
+	return jobpod.Trace{
+		Limit:       limit,
+		IntervalMS:  r.timing.TraceInterval.Milliseconds(),
+		KeepAliveMS: r.timing.KeepAlive.Milliseconds(),
+		MaxLag:      podMaxLag,
+	}
 }

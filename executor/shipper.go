@@ -1,0 +1,136 @@
+package executor
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kuberunner/kuberunner/executor/jobpod"
+)
+
+const traceVolume = "kr-trace"
+
+// TraceHandover is the job log of a runner that lets the job pod ship the job's trace to
+// GitLab itself (runner.handoff implements it). The executor hands the trace over just
+// before it creates the pod, and takes it back once the pod ended, unless the pod reported
+// the job's final state itself.
+type TraceHandover interface {
+	// Handover delivers everything written so far and says where the pod's part begins.
+	Handover(ctx context.Context) (jobpod.Trace, error)
+	// Resume continues the trace after the pod's part, at the shipper's last acknowledged
+	// state; known is false when that state was lost.
+	Resume(ctx context.Context, st jobpod.ShipperState, known bool) error
+	// Reported says the pod delivered the final state, or GitLab dropped the job.
+	Reported(st jobpod.ShipperState)
+}
+
+// shipperContainer is the pod's trace shipper, a native sidecar that starts first (it ships
+// prepare's output too) and stops last (the kubelet stops sidecars after the job's
+// container), in the helper image as prepare.
+func (pc *PodConfig) shipperContainer(prepare corev1.Container) corev1.Container {
+	c := prepare
+	c.Name = jobpod.ShipperContainer
+	c.Command = []string{"kuberunner", "step", "ship"}
+	c.RestartPolicy = ptr(corev1.ContainerRestartPolicyAlways)
+	c.VolumeMounts = []corev1.VolumeMount{
+		{Name: jobVolume, MountPath: jobpod.JobDir, ReadOnly: true},
+		{Name: traceVolume, MountPath: jobpod.TraceDir},
+	}
+	c.SecurityContext = prepare.SecurityContext.DeepCopy()
+	return c
+}
+
+// withTrace gives the pod its trace volume and shipper: prepare and build write the trace
+// file, the shipper reads it.
+func (pc *PodConfig) withTrace(spec *corev1.PodSpec) {
+	spec.Volumes = append(spec.Volumes, corev1.Volume{Name: traceVolume,
+		VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+	mount := corev1.VolumeMount{Name: traceVolume, MountPath: jobpod.TraceDir}
+	for _, cs := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
+		for i := range cs {
+			if cs[i].Name == prepareContainer || cs[i].Name == buildContainer {
+				cs[i].VolumeMounts = append(cs[i].VolumeMounts, mount)
+			}
+		}
+	}
+	for _, c := range spec.InitContainers {
+		if c.Name == prepareContainer {
+			spec.InitContainers = append([]corev1.Container{pc.shipperContainer(c)}, spec.InitContainers...)
+			return
+		}
+	}
+}
+
+// setTrace writes the pod's trace settings into the agent configuration of the job's Secret.
+func setTrace(secret *corev1.Secret, t jobpod.Trace) error {
+	var cfg jobpod.Config
+	if err := json.Unmarshal(secret.Data[jobpod.ConfigFile], &cfg); err != nil {
+		return fmt.Errorf("decode agent config: %w", err)
+	}
+	cfg.Trace = &t
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return fmt.Errorf("encode agent config: %w", err)
+	}
+	secret.Data[jobpod.ConfigFile] = b
+	return nil
+}
+
+// shipperState reads the shipper's termination message; ended says it has terminated.
+func shipperState(pod *corev1.Pod) (st jobpod.ShipperState, known, ended bool) {
+	cs := containerStatus(pod.Status.InitContainerStatuses, jobpod.ShipperContainer)
+	if cs == nil {
+		return st, false, false
+	}
+	t := cs.State.Terminated
+	if t == nil {
+		return st, false, false
+	}
+	known = t.Message != "" && json.Unmarshal([]byte(t.Message), &st) == nil
+	return st, known, true
+}
+
+// shipperStarted reports whether the shipper ever ran: if not, the pod shipped nothing.
+func shipperStarted(pod *corev1.Pod) bool {
+	cs := containerStatus(pod.Status.InitContainerStatuses, jobpod.ShipperContainer)
+	return cs != nil && (cs.State.Running != nil || cs.State.Terminated != nil || cs.RestartCount > 0 || cs.LastTerminationState.Terminated != nil)
+}
+
+// shipperEnd waits for the pod's shipper to deliver the rest of the trace and stop, and
+// returns its last state; known is false when that state is lost. The kubelet stops the
+// shipper once the job's container ended; when the runner ended the job itself (timeout,
+// a failed service, an image that cannot be pulled), the pod is deleted with its grace
+// period first, so that the shipper still delivers what the job printed.
+func (j *jobRun) shipperEnd(feed *podFeed, handed jobpod.ShipperState) (jobpod.ShipperState, bool) {
+	timeout := time.NewTimer(j.k.pc.GracefulCancel + shipperTimeout)
+	defer timeout.Stop()
+	asked := false
+	for {
+		pod, gone, changed := feed.snapshot()
+		if pod != nil {
+			if st, known, ended := shipperState(pod); ended {
+				return st, known
+			}
+			if !shipperStarted(pod) {
+				return handed, true // it shipped nothing, and it will not start now
+			}
+		}
+		if gone || pod == nil {
+			return handed, pod == nil
+		}
+		if !asked && pod != nil && !terminated(pod, buildContainer) {
+			asked = true
+			if err := deletePod(j.k.client, j.pod, j.k.pc.GracefulCancel); err != nil {
+				j.warnf("stop pod %s: %v", j.pod.Name, err)
+			}
+		}
+		select {
+		case <-changed:
+		case <-timeout.C:
+			return handed, false
+		}
+	}
+}
