@@ -19,6 +19,7 @@ import (
 
 	"github.com/kuberunner/kuberunner/config"
 	"github.com/kuberunner/kuberunner/executor"
+	"github.com/kuberunner/kuberunner/executor/jobpod"
 	"github.com/kuberunner/kuberunner/jobspec"
 	"github.com/kuberunner/kuberunner/manifests"
 )
@@ -107,7 +108,7 @@ func runJobUnderRoles(t *testing.T, job *jobspec.Job, kc config.Kubernetes, role
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	done := make(chan jobspec.Result, 1)
-	go func() { done <- k.Run(ctx, job, io.Discard, nil) }()
+	go func() { done <- k.Run(ctx, job, discardTrace{io.Discard}, nil) }()
 
 	pod := createdPod(ctx, t, pods, done, enf)
 	var inits []corev1.ContainerStatus
@@ -156,6 +157,15 @@ func createdPod(ctx context.Context, t *testing.T, w watch.Interface, done <-cha
 		}
 	}
 }
+
+// discardTrace is a job log the pod's shipper takes over and gives back, as the runner's is.
+type discardTrace struct{ io.Writer }
+
+func (discardTrace) Handover(context.Context) (jobpod.Trace, error) { return jobpod.Trace{}, nil }
+func (discardTrace) Resume(context.Context, jobpod.ShipperState, bool) error {
+	return nil
+}
+func (discardTrace) Reported(jobpod.ShipperState) {}
 
 func terminated(name string) corev1.ContainerStatus {
 	return corev1.ContainerStatus{Name: name, State: corev1.ContainerState{
