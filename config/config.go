@@ -15,11 +15,18 @@ type Config struct {
 	CheckInterval Duration `yaml:"check_interval"`
 	// ListenAddress serves /metrics and /health/*; empty disables the server.
 	ListenAddress string `yaml:"listen_address"`
-	// ShutdownTimeout is how long running jobs may go on after SIGTERM before they are cancelled.
+	// ShutdownTimeout is how long running jobs may go on after SIGTERM before they are
+	// cancelled, when ShutdownJobs is "wait".
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
-	LogLevel        string   `yaml:"log_level"`  // debug | info | warn | error
-	LogFormat       string   `yaml:"log_format"` // text | json
-	Runners         []Runner `yaml:"runners"`
+	// ShutdownJobs is what SIGTERM does to running jobs: "leave" them to their pods, which
+	// ship their traces and report on their own while a runner that starts later adopts
+	// them (the default: a rolling upgrade loses no job), or "wait" for them up to
+	// ShutdownTimeout and then abort them, as gitlab-runner does. Empty in a Config built
+	// in code means "wait".
+	ShutdownJobs string   `yaml:"shutdown_jobs"`
+	LogLevel     string   `yaml:"log_level"`  // debug | info | warn | error
+	LogFormat    string   `yaml:"log_format"` // text | json
+	Runners      []Runner `yaml:"runners"`
 
 	// src remembers where each key was read from so Validate can name file and line;
 	// nil for a Config built in code. Lines are those of the file as read: after runners

@@ -4,9 +4,12 @@ import "time"
 
 // Defaults of the settings a file leaves out.
 const (
-	DefaultConcurrent         = 1
-	DefaultCheckInterval      = 3 * time.Second
-	DefaultShutdownTimeout    = 30 * time.Second
+	DefaultConcurrent      = 1
+	DefaultCheckInterval   = 3 * time.Second
+	DefaultShutdownTimeout = 30 * time.Second
+	// ShutdownLeave and ShutdownWait are the values of shutdown_jobs.
+	ShutdownLeave             = "leave"
+	ShutdownWait              = "wait"
 	DefaultLogLevel           = "info"
 	DefaultLogFormat          = "text"
 	DefaultRequestConcurrency = 1
@@ -23,6 +26,7 @@ func Default() *Config {
 		Concurrent:      DefaultConcurrent,
 		CheckInterval:   Duration(DefaultCheckInterval),
 		ShutdownTimeout: Duration(DefaultShutdownTimeout),
+		ShutdownJobs:    ShutdownLeave,
 		LogLevel:        DefaultLogLevel,
 		LogFormat:       DefaultLogFormat,
 	}
@@ -53,6 +57,9 @@ func (c *Config) applyDefaults(set func(path string) bool) {
 	}
 	if !set("shutdown_timeout") {
 		c.ShutdownTimeout = def.ShutdownTimeout
+	}
+	if !set("shutdown_jobs") {
+		c.ShutdownJobs = def.ShutdownJobs
 	}
 	if !set("log_level") {
 		c.LogLevel = def.LogLevel

@@ -54,6 +54,7 @@ concurrent: 8
 check_interval: 1s
 listen_address: "127.0.0.1:9252"
 shutdown_timeout: 2m
+shutdown_jobs: wait
 log_level: debug
 log_format: json
 runners:
@@ -79,6 +80,7 @@ runners:
 				CheckInterval:   Duration(time.Second),
 				ListenAddress:   "127.0.0.1:9252",
 				ShutdownTimeout: Duration(2 * time.Minute),
+				ShutdownJobs:    ShutdownWait,
 				LogLevel:        "debug",
 				LogFormat:       "json",
 				Runners: []Runner{{

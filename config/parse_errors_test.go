@@ -215,6 +215,11 @@ func TestParseErrors(t *testing.T) {
 			want: []string{`config.yaml:1: listen_address: ":70000" is not host:port (for example ":9252" or "127.0.0.1:9252")`},
 		},
 		{
+			name: "shutdown_jobs typo",
+			yaml: "shutdown_jobs: leav\n",
+			want: []string{`config.yaml:1: shutdown_jobs: "leav" is not one of leave, wait`},
+		},
+		{
 			name: "global numbers",
 			yaml: "concurrent: 0\ncheck_interval: 0s\nshutdown_timeout: -1s\n",
 			want: []string{

@@ -34,6 +34,9 @@ func (c *Config) Validate() error {
 	if c.ShutdownTimeout < 0 {
 		add("shutdown_timeout", "must not be negative, got %s", c.ShutdownTimeout.Std())
 	}
+	if c.ShutdownJobs != "" && c.ShutdownJobs != ShutdownLeave && c.ShutdownJobs != ShutdownWait {
+		add("shutdown_jobs", "%q is not one of %s, %s", c.ShutdownJobs, ShutdownLeave, ShutdownWait)
+	}
 	if !slices.Contains(logLevels, c.LogLevel) {
 		add("log_level", "%q is not one of %s", c.LogLevel, strings.Join(logLevels, ", "))
 	}

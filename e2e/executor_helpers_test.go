@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -152,20 +153,40 @@ func (s *execStack) finish(t *testing.T, id int64, within time.Duration) coordin
 }
 
 // assertNoJobObjects checks nothing of the job is left in the namespace.
+// The pod reports the job's final state itself, so the runner may still be cleaning up
+// when the coordinator has it: the pod is given cleanupWait to go.
 func (s *execStack) assertNoJobObjects(t *testing.T, id int64) {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupWait)
+	defer cancel()
+	waitNoJobObjects(ctx, t, s, id)
+}
+
+// cleanupWait bounds the runner's cleanup after the job's final state: the pod's grace
+// period and the shipper's end.
+const cleanupWait = 90 * time.Second
+
+// checkNoJobObjects checks the job's pod and Secret are gone. The runner deletes the Secret
+// right after the pod, so a watcher can see the pod go first: the Secret gets a few seconds.
+func (s *execStack) checkNoJobObjects(t *testing.T, id int64) {
+	t.Helper()
 	sel := metav1.ListOptions{LabelSelector: executor.LabelJobID + "=" + fmt.Sprint(id)}
-	ctx := context.Background()
-	pods, err := s.client.CoreV1().Pods(s.ns).List(ctx, sel)
+	var pods, secrets int
+	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 10*time.Second, true,
+		func(ctx context.Context) (bool, error) {
+			p, err := s.client.CoreV1().Pods(s.ns).List(ctx, sel)
+			if err != nil {
+				return false, err
+			}
+			sec, err := s.client.CoreV1().Secrets(s.ns).List(ctx, sel)
+			if err != nil {
+				return false, err
+			}
+			pods, secrets = len(p.Items), len(sec.Items)
+			return pods+secrets == 0, nil
+		})
 	if err != nil {
-		t.Fatal(err)
-	}
-	secrets, err := s.client.CoreV1().Secrets(s.ns).List(ctx, sel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := len(pods.Items) + len(secrets.Items); n != 0 {
-		t.Errorf("job %d left %d pods and %d secrets", id, len(pods.Items), len(secrets.Items))
+		t.Errorf("job %d left %d pods and %d secrets: %v", id, pods, secrets, err)
 	}
 }
 
@@ -191,7 +212,7 @@ func waitNoJobObjects(ctx context.Context, t *testing.T, s *execStack, id int64)
 	if err != nil {
 		t.Fatalf("job %d's pod not deleted: %v", id, err)
 	}
-	s.assertNoJobObjects(t, id)
+	s.checkNoJobObjects(t, id)
 }
 
 // watchJobObjects runs informers over the runner's pods and Secrets in the test namespace

@@ -34,6 +34,18 @@ func (f *podFeeds) subscribe(name string) *podFeed {
 	return feed
 }
 
+// claim subscribes to a pod nobody follows yet; ok is false when someone does.
+func (f *podFeeds) claim(name string) (*podFeed, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, taken := f.feeds[name]; taken {
+		return nil, false
+	}
+	feed := &podFeed{changed: make(chan struct{})}
+	f.feeds[name] = feed
+	return feed, true
+}
+
 func (f *podFeeds) unsubscribe(name string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

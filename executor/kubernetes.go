@@ -64,6 +64,7 @@ type Kubernetes struct {
 	unsched time.Duration
 	stop    chan struct{}
 	swept   chan struct{} // closed when the sweep at start is over
+	adopter adopter
 }
 
 // NewKubernetes compiles the runner's Kubernetes configuration, connects to the cluster

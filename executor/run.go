@@ -76,8 +76,16 @@ func (j *jobRun) run(ctx context.Context, graceful <-chan struct{}) jobspec.Resu
 	}
 	j.pod = created
 	j.printf("Created pod %s/%s\n", created.Namespace, created.Name)
+	return j.follow(ctx, feed, h, handed, graceful)
+}
 
+// follow watches the job's pod to the end, lets its shipper finish, takes the trace back
+// unless the pod reported, and cleans up. A job left to its pod is left as it is.
+func (j *jobRun) follow(ctx context.Context, feed *podFeed, h TraceHandover, handed jobpod.Trace, graceful <-chan struct{}) jobspec.Result {
 	res, _ := j.wait(ctx, feed, graceful)
+	if errors.Is(res.Err, jobspec.ErrLeftToPod) {
+		return res
+	}
 	st, known := jobpod.ShipperState{Offset: handed.Offset, CRC: handed.CRC}, false
 	if ctx.Err() == nil { // an aborted job's pod is deleted at once: its shipper's state is lost
 		st, known = j.shipperEnd(feed, st)
@@ -107,7 +115,12 @@ func (j *jobRun) takeBack(ctx context.Context, h TraceHandover, t jobpod.Trace, 
 // wait follows the pod's state to the job's outcome; ended says the pod's containers ended
 // by themselves, so their logs end too.
 func (j *jobRun) wait(ctx context.Context, feed *podFeed, graceful <-chan struct{}) (jobspec.Result, bool) {
-	deadline := time.NewTimer(j.timeout())
+	// From the pod's creation: an adopted pod has been running for a while.
+	start := j.pod.CreationTimestamp.Time
+	if start.IsZero() {
+		start = time.Now()
+	}
+	deadline := time.NewTimer(time.Until(start.Add(j.timeout())))
 	defer deadline.Stop()
 	var unschedulable <-chan time.Time
 	var unschedMsg, lastStatus string
@@ -155,6 +168,9 @@ func (j *jobRun) wait(ctx context.Context, feed *podFeed, graceful <-chan struct
 		select {
 		case <-changed:
 		case <-ctx.Done():
+			if cause := context.Cause(ctx); errors.Is(cause, jobspec.ErrLeftToPod) {
+				return jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: cause}, false
+			}
 			j.warnf("Job aborted: deleting pod %s at once", j.pod.Name)
 			return jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: fmt.Errorf("job aborted: %w", context.Cause(ctx))}, false
 		case <-graceful:

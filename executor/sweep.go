@@ -18,6 +18,10 @@ const orphanSecretAge = time.Minute
 // this process or another replica, is still waiting for its shipper and will delete it itself.
 const finishedPodAge = shipperTimeout + cleanupTimeout
 
+// unreportedPodAge is how long a finished pod whose job was not reported waits for a runner
+// to adopt it; after that its Secret, with the job token, is not worth keeping.
+const unreportedPodAge = time.Hour
+
 // DefaultSweepInterval is how often Sweep runs after the sweep at start: what a runner
 // killed mid-job leaves (Secrets holding the job token and masked values among it) stays
 // in the namespace no longer than this, even if no runner restarts.
@@ -58,7 +62,11 @@ func (k *Kubernetes) Sweep(ctx context.Context, now time.Time) error {
 func jobOver(pod *corev1.Pod, now time.Time) bool {
 	switch pod.Status.Phase {
 	case corev1.PodSucceeded, corev1.PodFailed:
-		return now.Sub(finishedAt(pod)) > finishedPodAge
+		if st, _, ended := shipperState(pod); ended && (st.Reported || st.Gone) {
+			return now.Sub(finishedAt(pod)) > finishedPodAge
+		}
+		// Its job still needs a final state: a runner adopts the pod and reports it.
+		return now.Sub(finishedAt(pod)) > unreportedPodAge
 	}
 	if d := pod.Spec.ActiveDeadlineSeconds; d != nil {
 		return now.Sub(pod.CreationTimestamp.Time) > time.Duration(*d)*time.Second+cleanupTimeout
@@ -98,6 +106,7 @@ func (k *Kubernetes) sweepPeriodically(interval time.Duration) {
 }
 
 func (k *Kubernetes) sweepOnce() {
+	k.adoptOrphans()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := k.Sweep(ctx, time.Now()); err != nil {

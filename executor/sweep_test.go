@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -12,10 +13,20 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/kuberunner/kuberunner/config"
+	"github.com/kuberunner/kuberunner/executor/jobpod"
 )
 
-// finishedPod is a pod of runner r1 whose containers ended ago.
+// finishedPod is a pod of runner r1 whose containers ended ago, its job reported by its shipper.
 func finishedPod(name string, ago time.Duration) *corev1.Pod {
+	p := unreportedPod(name, ago)
+	at := p.Status.ContainerStatuses[0].State.Terminated.FinishedAt
+	p.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: jobpod.ShipperContainer, State: corev1.ContainerState{
+		Terminated: &corev1.ContainerStateTerminated{FinishedAt: at, Message: `{"offset":10,"reported":true}`}}}}
+	return p
+}
+
+// unreportedPod is a pod of runner r1 whose containers ended ago, its job not reported.
+func unreportedPod(name string, ago time.Duration) *corev1.Pod {
 	at := metav1.NewTime(time.Now().Add(-ago))
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ci", Labels: RunnerSelector("r1"),
@@ -65,8 +76,9 @@ func TestSweepRunsPeriodically(t *testing.T) {
 	}
 }
 
-// TestSweepSparesLiveJobs: a sweep while jobs run leaves the pods of this process's jobs
-// and the pods whose job just ended (their Run is still reading the log) alone.
+// TestSweepSparesLiveJobs: a sweep while jobs run leaves the pods of this process's jobs,
+// the pods whose job just ended (their Run is still waiting for the shipper) and the pods
+// whose job nobody reported yet (a runner adopts them) alone.
 func TestSweepSparesLiveJobs(t *testing.T) {
 	h := newHarness(t, time.Minute)
 	ctx := context.Background()
@@ -74,6 +86,8 @@ func TestSweepSparesLiveJobs(t *testing.T) {
 		finishedPod("ours", time.Hour),         // a Run of this process has not deleted it yet
 		finishedPod("just-ended", time.Second), // another replica's Run is reading its log
 		finishedPod("left", 2*finishedPodAge),  // nobody's
+		unreportedPod("unreported", 2*finishedPodAge),
+		unreportedPod("abandoned", 2*unreportedPodAge),
 	} {
 		if _, err := h.client.CoreV1().Pods("ci").Create(ctx, p, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
@@ -81,7 +95,7 @@ func TestSweepSparesLiveJobs(t *testing.T) {
 	}
 	h.exec.feeds.subscribe("ours")
 	deadline := time.Now().Add(10 * time.Second)
-	for n := 0; n < 3; {
+	for n := 0; n < 5; {
 		pods, _ := h.exec.pods.List(labels.Everything())
 		if n = len(pods); time.Now().After(deadline) {
 			t.Fatal("the informer did not see the pods")
@@ -99,7 +113,7 @@ func TestSweepSparesLiveJobs(t *testing.T) {
 	for _, p := range pods.Items {
 		left = append(left, p.Name)
 	}
-	if len(left) != 2 || left[0] != "just-ended" || left[1] != "ours" {
-		t.Errorf("pods after the sweep = %v, want [just-ended ours]", left)
+	if want := []string{"just-ended", "ours", "unreported"}; !slices.Equal(left, want) {
+		t.Errorf("pods after the sweep = %v, want %v", left, want)
 	}
 }

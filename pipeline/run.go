@@ -164,6 +164,8 @@ func newRunner(opts Options, url, token string) (*runner.Runner, error) {
 	cfg := config.Default()
 	cfg.Concurrent = cmp.Or(opts.Concurrent, 4)
 	cfg.CheckInterval = config.Duration(time.Second)
+	// The coordinator dies with this process: a job left to its pod would report to nobody.
+	cfg.ShutdownJobs = config.ShutdownWait
 	rc := opts.Runner
 	rc.Name, rc.URL, rc.Token = "local", url, token
 	rc.RequestConcurrency = max(rc.RequestConcurrency, 1)

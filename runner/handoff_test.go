@@ -20,9 +20,9 @@ import (
 type podExecutor struct {
 	coord    *fakeCoord
 	podPart  string
-	report   bool        // the pod sends the final state
-	lose     bool        // the shipper's state is lost (known=false)
-	pending  string      // lines the executor writes while the pod owns the trace
+	report   bool   // the pod sends the final state
+	lose     bool   // the shipper's state is lost (known=false)
+	pending  string // lines the executor writes while the pod owns the trace
 	res      jobspec.Result
 	handedAt chan int64 // where the pod's part began
 }

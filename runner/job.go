@@ -40,6 +40,16 @@ func (r *Runner) runJob(e *entry, job *jobspec.Job, received time.Time) {
 	log.Info("job started", "name", job.JobInfo.Name)
 
 	res, out := r.execute(ctx, e, job, jc, received, log)
+	r.conclude(ctx, e, job, jc, res, out, started, log)
+}
+
+// conclude sends the job's final state unless the pod did, GitLab dropped the job or the
+// job was left to its pod, and counts the job as finished.
+func (r *Runner) conclude(ctx context.Context, e *entry, job *jobspec.Job, jc gitlab.JobCredentials, res jobspec.Result, out outcome, started time.Time, log *slog.Logger) {
+	if out.left {
+		log.Info("job left to its pod: a runner that starts later adopts it")
+		return
+	}
 	final := finalState(job, res, out.checksum, out.size)
 	// A job the coordinator cancelled already has its final state there; a pod that
 	// reported has sent it.
@@ -79,15 +89,42 @@ type outcome struct {
 	interval time.Duration // the server's trace interval, also its pace for 202 answers
 	aborted  bool          // the coordinator dropped the job: reporting is pointless
 	reported bool          // the pod delivered the final state itself
+	left     bool          // the runner went away and left the job to its pod
 }
 
 // execute runs the job with its trace: the runner's lines before the pod, the pod's part
 // shipped by the pod, and the runner's lines after it when the runner reports.
 func (r *Runner) execute(ctx context.Context, e *entry, job *jobspec.Job, jc gitlab.JobCredentials, received time.Time, log *slog.Logger) (jobspec.Result, outcome) {
+	t := r.newJobTrace(ctx, e, job, jc, received, log)
+	defer t.close()
+	first, err := t.h.newLeg(0, 0)
+	if err != nil {
+		res := jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: err}
+		log.Error("job failed before it started", "err", res.Err)
+		return res, outcome{interval: r.traceInterval()}
+	}
+	t.h.cur, t.h.crcKnown = first, true
+	writeHeader(first.buf, r.version, e.cfg.Name, e.creds.SystemID)
+	res := r.runExecutor(t.execCtx, e, job, t.h, t.graceful, log)
+	return t.finish(ctx, res)
+}
+
+// jobTrace is the trace side of one job: the handoff the executor writes to, the legs the
+// runner ships itself, and the context through which a cancel or timeout stops the executor.
+type jobTrace struct {
+	r          *Runner
+	h          *handoff
+	legs       []*leg
+	log        *slog.Logger
+	execCtx    context.Context
+	cancelExec context.CancelCauseFunc
+	graceful   chan struct{}
+}
+
+func (r *Runner) newJobTrace(ctx context.Context, e *entry, job *jobspec.Job, jc gitlab.JobCredentials, received time.Time, log *slog.Logger) *jobTrace {
 	// Everything that stops the executor early goes through execCtx with a cause.
-	execCtx, cancelExec := context.WithCancelCause(r.jobs)
-	defer cancelExec(nil)
-	graceful := make(chan struct{})
+	t := &jobTrace{r: r, log: log, graceful: make(chan struct{})}
+	t.execCtx, t.cancelExec = context.WithCancelCause(r.jobs)
 	var firstByte atomic.Bool
 	opts := trace.Options{
 		Masks:         job.Masks(),
@@ -95,14 +132,12 @@ func (r *Runner) execute(ctx context.Context, e *entry, job *jobspec.Job, jc git
 		Limit:         outputLimit(e.cfg.OutputLimit),
 		Dir:           r.traceDir,
 	}
-	var legs []*leg
-	defer func() {
-		for _, l := range legs {
-			l.buf.Close()
-		}
-	}()
-	h := &handoff{coord: e.coord, jc: jc, log: log, pod: r.podTrace(opts.Limit)}
-	h.newLeg = func(start int64, crc uint32) (*leg, error) {
+	onCancel := sync.OnceFunc(func() {
+		log.Info("graceful cancel requested")
+		close(t.graceful)
+	})
+	t.h = &handoff{coord: e.coord, jc: jc, log: log, pod: r.podTrace(opts.Limit)}
+	t.h.newLeg = func(start int64, crc uint32) (*leg, error) {
 		o := opts
 		o.Base, o.CRC = start, crc
 		buf, err := trace.New(o)
@@ -110,39 +145,43 @@ func (r *Runner) execute(ctx context.Context, e *entry, job *jobspec.Job, jc git
 			return nil, fmt.Errorf("create trace buffer: %w", err)
 		}
 		sh := newShipper(e.coord, jc, buf, r.timing, r.traceInterval(), log, start, crc)
-		sh.onCancel = sync.OnceFunc(func() {
-			log.Info("graceful cancel requested")
-			close(graceful)
-		})
-		sh.onAbort = func() { cancelExec(errCanceled) }
+		sh.onCancel = onCancel
+		sh.onAbort = func() { t.cancelExec(errCanceled) }
 		sh.onSent = func(n int64) {
 			if firstByte.CompareAndSwap(false, true) {
 				r.metrics.ObserveJobStart(e.cfg.Name, time.Since(received))
 			}
 			r.metrics.TraceBytes(e.cfg.Name, int(n))
 		}
-		legs = append(legs, &leg{buf: buf, sh: sh})
+		t.legs = append(t.legs, &leg{buf: buf, sh: sh})
 		go sh.run(ctx)
-		return legs[len(legs)-1], nil
+		return t.legs[len(t.legs)-1], nil
 	}
-	first, err := h.newLeg(0, 0)
-	if err != nil {
-		res := jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: err}
-		log.Error("job failed before it started", "err", res.Err)
-		return res, outcome{interval: r.traceInterval()}
-	}
-	h.cur, h.crcKnown = first, true
+	return t
+}
 
-	writeHeader(first.buf, r.version, e.cfg.Name, e.creds.SystemID)
-	res := r.runExecutor(execCtx, e, job, h, graceful, log)
-	res = explain(res, context.Cause(execCtx))
-	if err := h.settle(ctx); err != nil {
+func (t *jobTrace) close() {
+	t.cancelExec(nil)
+	for _, l := range t.legs {
+		l.buf.Close()
+	}
+}
+
+// finish ends the trace after the executor returned: nothing when the pod reported or the
+// job was left to it; otherwise the runner's footer after the pod's part, delivered whole.
+func (t *jobTrace) finish(ctx context.Context, res jobspec.Result) (jobspec.Result, outcome) {
+	r, log := t.r, t.log
+	if errors.Is(res.Err, jobspec.ErrLeftToPod) {
+		return res, outcome{left: true, interval: r.traceInterval()}
+	}
+	res = explain(res, context.Cause(t.execCtx))
+	if err := t.h.settle(ctx); err != nil {
 		log.Error("trace not taken back from the pod", "err", err)
 	}
-	if st, ok := h.podState(); ok {
+	if st, ok := t.h.podState(); ok {
 		return res, outcome{reported: st.Reported, aborted: st.Gone, interval: r.traceInterval()}
 	}
-	l, known := h.active()
+	l, known := t.h.active()
 	writeFooter(l.buf, res)
 	l.buf.Finish()
 	if err := l.sh.flush(); err != nil {
@@ -154,7 +193,7 @@ func (r *Runner) execute(ctx context.Context, e *entry, job *jobspec.Job, jc git
 		r.metrics.Error("warn")
 	}
 	out := outcome{size: l.buf.Len(), interval: l.sh.interval, aborted: l.sh.aborted}
-	for _, prev := range legs {
+	for _, prev := range t.legs {
 		out.aborted = out.aborted || prev.sh.aborted
 	}
 	if known {

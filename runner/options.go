@@ -98,6 +98,7 @@ type settings struct {
 	concurrent      int
 	checkInterval   time.Duration
 	shutdownTimeout time.Duration
+	leaveJobs       bool // SIGTERM leaves running jobs to their pods
 }
 
 func settingsOf(c *config.Config) settings {
@@ -105,6 +106,7 @@ func settingsOf(c *config.Config) settings {
 		concurrent:      c.Concurrent,
 		checkInterval:   c.CheckInterval.Std(),
 		shutdownTimeout: c.ShutdownTimeout.Std(),
+		leaveJobs:       c.ShutdownJobs == config.ShutdownLeave,
 	}
 	if s.concurrent <= 0 {
 		s.concurrent = 1

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kuberunner/kuberunner/config"
 	"github.com/kuberunner/kuberunner/gitlab"
+	"github.com/kuberunner/kuberunner/jobspec"
 	"github.com/kuberunner/kuberunner/metrics"
 )
 
@@ -39,6 +40,8 @@ type Runner struct {
 	jobs       context.Context
 	cancelJobs context.CancelCauseFunc
 	jobsWG     sync.WaitGroup
+	// jobsMu orders adding an adopted job to jobsWG against shutdown's Wait.
+	jobsMu sync.Mutex
 }
 
 // entry is one runner of the configuration with its own coordinator and executor.
@@ -99,9 +102,10 @@ func New(opts Options) (*Runner, error) {
 	return r, nil
 }
 
-// Run serves until ctx ends, then shuts down as GitLab Runner does: stop polling at once, let
-// running jobs finish for up to ShutdownTimeout, then abort them and report them failed with
-// runner_system_failure. Returns when every job is reported.
+// Run adopts the jobs an earlier process left to their pods, serves until ctx ends, then
+// stops polling at once and either leaves running jobs to their pods (shutdown_jobs: leave)
+// or, as GitLab Runner does, lets them finish for up to ShutdownTimeout, then aborts them and
+// reports them failed with runner_system_failure. Returns when every job is reported or left.
 func (r *Runner) Run(ctx context.Context) error {
 	if !r.started.CompareAndSwap(false, true) {
 		return errors.New("runner: Run called twice")
@@ -111,6 +115,13 @@ func (r *Runner) Run(ctx context.Context) error {
 	done := ctx.Done()
 	r.runDone.Store(&done)
 	r.polling.Store(true)
+	for _, e := range r.entries {
+		// Only a runner that leaves jobs to their pods adopts them: local pipelines, which
+		// wait, have a coordinator of their own that no earlier job belongs to.
+		if a, ok := e.exec.(Adopter); ok && r.settings.leaveJobs {
+			a.Adopt(r.adopter(e))
+		}
+	}
 	var pollers sync.WaitGroup
 	for _, e := range r.entries {
 		for i := range max(e.cfg.RequestConcurrency, 1) {
@@ -123,11 +134,19 @@ func (r *Runner) Run(ctx context.Context) error {
 		r.log.Debug("polling stopped", "shutdown_timeout", r.settings.shutdownTimeout)
 	case <-r.aborted:
 	}
-	r.stopping.Store(true)
-	r.polling.Store(false)
+	r.stop()
 	stopPolling()
 	// Pollers hand a job they already got to jobsWG before they return.
 	pollers.Wait()
+
+	if r.settings.leaveJobs {
+		select {
+		case <-r.aborted:
+		default:
+			r.log.Info("leaving running jobs to their pods")
+			r.cancelJobs(jobspec.ErrLeftToPod)
+		}
+	}
 
 	jobsDone := make(chan struct{})
 	go func() { r.jobsWG.Wait(); close(jobsDone) }()
@@ -150,11 +169,18 @@ func (r *Runner) Run(ctx context.Context) error {
 func (r *Runner) Abort() {
 	r.abortOnce.Do(func() {
 		r.log.Debug("aborting running jobs")
-		r.stopping.Store(true)
-		r.polling.Store(false)
+		r.stop()
 		r.cancelJobs(errShutdown)
 		close(r.aborted)
 	})
+}
+
+// stop marks the runner stopping: no poller and no adoption adds a job from now on.
+func (r *Runner) stop() {
+	r.jobsMu.Lock()
+	defer r.jobsMu.Unlock()
+	r.stopping.Store(true)
+	r.polling.Store(false)
 }
 
 // Ready serves /health/ready: nil once polling has started and while not shutting down.

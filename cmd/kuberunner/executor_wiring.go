@@ -6,6 +6,9 @@ import (
 	"github.com/kuberunner/kuberunner/runner"
 )
 
+// The runner adopts the jobs of pods a stopped runner process left, through the executor.
+var _ runner.Adopter = (*executor.Kubernetes)(nil)
+
 // newExecutor builds the Kubernetes executor for one runner entry.
 func newExecutor(rc config.Runner) (runner.Executor, error) {
 	return executor.NewKubernetes(rc, executor.Options{

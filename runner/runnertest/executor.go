@@ -125,6 +125,10 @@ func (e *Executor) wait(ctx context.Context, i int, d time.Duration, gate, grace
 	case <-ctx.Done():
 		cause := context.Cause(ctx)
 		e.update(i, func(r *Run) { r.Aborted, r.Cause, r.Cancelled = time.Now(), cause, true }, 0)
+		if errors.Is(cause, jobspec.ErrLeftToPod) {
+			// As the Kubernetes executor does: the pod goes on, nothing is reported.
+			return jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: cause}, true
+		}
 		return jobspec.Result{Reason: jobspec.ScriptFailure, ExitCode: 137, Err: ErrAborted}, true
 	}
 }

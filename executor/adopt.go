@@ -1,0 +1,139 @@
+package executor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/kuberunner/kuberunner/executor/jobpod"
+	"github.com/kuberunner/kuberunner/jobspec"
+)
+
+// FollowFunc follows an adopted job's pod to its end as Run does once its pod exists: log is
+// the job log, a TraceHandover whose trace the pod owns.
+type FollowFunc = func(ctx context.Context, log io.Writer, graceful <-chan struct{}) jobspec.Result
+
+// AdoptFunc takes on one job a runner that went away left to its pod: handed is where the
+// pod's part of the trace began. It must call follow, which cleans up when the job is over.
+type AdoptFunc = func(job *jobspec.Job, handed jobpod.Trace, follow FollowFunc)
+
+// adopter holds the runner's AdoptFunc once it asked for orphans.
+type adopter struct {
+	mu    sync.Mutex
+	adopt AdoptFunc
+}
+
+func (a *adopter) get() AdoptFunc {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.adopt
+}
+
+// Adopt carries on the jobs of this runner whose pods no Run of this process follows: a
+// runner process that stopped or died left them to their pods, which ship their traces and
+// report on their own. Nothing comes from that process; the pod, its Secret and its
+// shipper's termination message say which job it is, where its trace is and how it ended.
+// adopt is called in a goroutine of its own for each such pod, once the informer synced and
+// then at every sweep, before the sweep, so the sweep never deletes a pod that still has a
+// job to report.
+func (k *Kubernetes) Adopt(adopt AdoptFunc) {
+	k.adopter.mu.Lock()
+	k.adopter.adopt = adopt
+	k.adopter.mu.Unlock()
+	go func() {
+		if cache.WaitForCacheSync(k.stop, k.synced) {
+			k.adoptOrphans()
+		}
+	}()
+}
+
+// adoptOrphans hands every pod nobody follows to the adopter.
+func (k *Kubernetes) adoptOrphans() {
+	adopt := k.adopter.get()
+	if adopt == nil {
+		return
+	}
+	pods, err := k.pods.List(labels.Everything())
+	if err != nil {
+		k.log.Warn("list job pods to adopt", "runner", k.pc.Runner.Name, "err", err)
+		return
+	}
+	for _, pod := range pods {
+		feed, ok := k.feeds.claim(pod.Name)
+		if !ok {
+			continue // a Run or an earlier adoption follows it
+		}
+		feed.set(pod, false)
+		j, handed, err := k.orphan(pod)
+		if err != nil {
+			// The sweep deletes it in time; without its Secret nobody can report it.
+			k.log.Warn("cannot adopt job pod", "pod", pod.Name, "err", err)
+			k.feeds.unsubscribe(pod.Name)
+			continue
+		}
+		k.log.Info("adopting job pod", "pod", pod.Name, "job", j.job.ID)
+		go adopt(j.job, handed, func(ctx context.Context, log io.Writer, graceful <-chan struct{}) jobspec.Result {
+			defer k.feeds.unsubscribe(pod.Name)
+			j.out, j.log = &lockedWriter{w: log}, log
+			h, ok := log.(TraceHandover)
+			if !ok {
+				return jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: errors.New("the job log cannot be taken back from the pod")}
+			}
+			j.printf("Job adopted from pod %s/%s by a new runner process\n", pod.Namespace, pod.Name)
+			return j.follow(ctx, feed, h, handed, graceful)
+		})
+	}
+}
+
+// orphan rebuilds what a Run knew of a pod's job from the pod and its Secret. Deploy access
+// is not rebuilt: the sweep removes it once the pod is gone.
+func (k *Kubernetes) orphan(pod *corev1.Pod) (*jobRun, jobpod.Trace, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sel := labels.SelectorFromSet(map[string]string{LabelJobID: pod.Labels[LabelJobID]})
+	list, err := k.client.CoreV1().Secrets(pod.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, jobpod.Trace{}, fmt.Errorf("find the job's secret: %w", err)
+	}
+	var secret *corev1.Secret
+	for i := range list.Items {
+		if s := &list.Items[i]; s.Name == podSecretName(pod) {
+			secret = s
+		}
+	}
+	if secret == nil {
+		return nil, jobpod.Trace{}, errors.New("the job's secret is gone")
+	}
+	var job jobspec.Job
+	var cfg jobpod.Config
+	if err := json.Unmarshal(secret.Data[jobpod.JobFile], &job); err != nil {
+		return nil, jobpod.Trace{}, fmt.Errorf("decode the job: %w", err)
+	}
+	if err := json.Unmarshal(secret.Data[jobpod.ConfigFile], &cfg); err != nil {
+		return nil, jobpod.Trace{}, fmt.Errorf("decode the agent config: %w", err)
+	}
+	if cfg.Trace == nil {
+		return nil, jobpod.Trace{}, errors.New("the pod does not ship its trace (an older runner's)")
+	}
+	j := &jobRun{k: k, job: &job, pod: pod, objs: &JobObjects{Pod: pod, Secret: secret}}
+	return j, *cfg.Trace, nil
+}
+
+// podSecretName is the job Secret the pod mounts.
+func podSecretName(pod *corev1.Pod) string {
+	for _, v := range pod.Spec.Volumes {
+		if v.Name == jobVolume && v.Secret != nil {
+			return v.Secret.SecretName
+		}
+	}
+	return ""
+}

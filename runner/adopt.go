@@ -1,0 +1,69 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"io"
+	"runtime/debug"
+	"time"
+
+	"github.com/kuberunner/kuberunner/executor/jobpod"
+	"github.com/kuberunner/kuberunner/gitlab"
+	"github.com/kuberunner/kuberunner/jobspec"
+)
+
+// Adopter is an executor whose job pods outlive the runner process: they ship their traces
+// and report on their own, and a runner that starts later carries on what an earlier one
+// left (executor.Kubernetes). adopt is called once for every such job, in a goroutine of the
+// executor's; follow watches the pod to its end with the job log given, as Run does.
+type Adopter interface {
+	Adopt(adopt func(job *jobspec.Job, handed jobpod.Trace,
+		follow func(ctx context.Context, log io.Writer, graceful <-chan struct{}) jobspec.Result))
+}
+
+// adopter takes on the left jobs of entry e as jobs of this process: followed to their end,
+// their trace taken back and their final state sent when their pod could not, or left again
+// should this process stop too.
+func (r *Runner) adopter(e *entry) func(*jobspec.Job, jobpod.Trace, func(context.Context, io.Writer, <-chan struct{}) jobspec.Result) {
+	return func(job *jobspec.Job, handed jobpod.Trace, follow func(context.Context, io.Writer, <-chan struct{}) jobspec.Result) {
+		r.jobsMu.Lock()
+		if r.stopping.Load() {
+			r.jobsMu.Unlock()
+			// Leave it for the next process; follow returns at once and leaves the pod be.
+			ctx, cancel := context.WithCancelCause(context.Background())
+			cancel(jobspec.ErrLeftToPod)
+			follow(ctx, io.Discard, nil)
+			return
+		}
+		r.jobsWG.Add(1)
+		r.jobsMu.Unlock()
+		defer r.jobsWG.Done()
+		r.adoptJob(e, job, handed, follow)
+	}
+}
+
+func (r *Runner) adoptJob(e *entry, job *jobspec.Job, handed jobpod.Trace, follow func(context.Context, io.Writer, <-chan struct{}) jobspec.Result) {
+	log := r.logJob(e, job)
+	jc := gitlab.JobCredentials{URL: e.cfg.URL, ID: job.ID, Token: job.Token}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	started := time.Now()
+	r.metrics.JobStarted(e.cfg.Name)
+	log.Info("job adopted from its pod", "name", job.JobInfo.Name)
+
+	t := r.newJobTrace(ctx, e, job, jc, started, log)
+	defer t.close()
+	t.h.owner, t.h.handed = ownerPod, jobpod.ShipperState{Offset: handed.Offset, CRC: handed.CRC}
+	res := func() (res jobspec.Result) {
+		defer func() {
+			if p := recover(); p != nil {
+				log.Error("executor panicked", "stack", string(debug.Stack()))
+				r.metrics.Error("error")
+				res = jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: errors.New("executor panicked")}
+			}
+		}()
+		return follow(t.execCtx, t.h, t.graceful)
+	}()
+	res, out := t.finish(ctx, res)
+	r.conclude(ctx, e, job, jc, res, out, started, log)
+}
