@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -51,6 +52,8 @@ type execStack struct {
 	ns     string
 	images e2eutil.Images
 	logs   *testio.Buffer
+	cfg    *config.Config
+	stop   func() // stops the running runner process, leaving or aborting jobs as configured
 }
 
 // newExecStack starts everything; edit changes the runner entry and the global config.
@@ -93,9 +96,24 @@ func newExecStack(t *testing.T, edit func(*config.Config)) *execStack {
 	if edit != nil {
 		edit(cfg)
 	}
+	s.cfg = cfg
+	s.startRunner(t)
+	t.Cleanup(func() {
+		s.stop()
+		if t.Failed() {
+			t.Logf("runner log:\n%s", s.logs.String())
+		}
+	})
+	return s
+}
+
+// startRunner starts a runner process on the stack's configuration: the real runner loop and
+// the Kubernetes executor, as `kuberunner run` wires them.
+func (s *execStack) startRunner(t *testing.T) {
+	t.Helper()
 	m := metrics.New(prometheus.NewRegistry(), "e2e", "e2e")
 	r, err := runner.New(runner.Options{
-		Config: cfg,
+		Config: s.cfg,
 		Coordinator: func(config.Runner) (runner.Coordinator, error) {
 			return gitlab.New(gitlab.Options{Version: "e2e", Timeout: 30 * time.Second, Features: gitlab.DefaultFeatures(), Executor: "kubernetes", Shell: "bash"})
 		},
@@ -116,14 +134,13 @@ func newExecStack(t *testing.T, edit func(*config.Config)) *execStack {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		if t.Failed() {
-			t.Logf("runner log:\n%s", s.logs.String())
-		}
-	})
-	return s
+	var once sync.Once
+	s.stop = func() {
+		once.Do(func() {
+			cancel()
+			<-done
+		})
+	}
 }
 
 // job is a job that needs no repository; the caller adds steps and the rest.

@@ -30,6 +30,12 @@ var imagePullReasons = []string{"ErrImagePull", "ImagePullBackOff", "InvalidImag
 
 // judge classifies a pod into GitLab's outcome: pure, so every reason is table-tested.
 func judge(pod *corev1.Pod) verdict {
+	// The kubelet stops a pod past its deadline with SIGTERM: the build container's exit
+	// code says only that it was stopped.
+	if pod.Status.Phase == corev1.PodFailed && pod.Status.Reason == "DeadlineExceeded" {
+		return verdict{done: true, res: jobspec.Result{Reason: jobspec.JobExecutionTimeout,
+			Err: errors.New("the pod ran past its active deadline")}}
+	}
 	if st := containerStatus(pod.Status.ContainerStatuses, buildContainer); st != nil && st.State.Terminated != nil {
 		return verdict{done: true, res: buildResult(st.State.Terminated)}
 	}
@@ -40,10 +46,6 @@ func judge(pod *corev1.Pod) verdict {
 	}
 	switch pod.Status.Phase {
 	case corev1.PodFailed:
-		if pod.Status.Reason == "DeadlineExceeded" {
-			return verdict{done: true, res: jobspec.Result{Reason: jobspec.JobExecutionTimeout,
-				Err: errors.New("the pod ran past its active deadline")}}
-		}
 		return verdict{done: true, res: jobspec.Result{Reason: jobspec.RunnerSystemFailure,
 			Err: fmt.Errorf("the pod failed: %s", podReason(pod))}}
 	case corev1.PodSucceeded:
