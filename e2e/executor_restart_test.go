@@ -57,7 +57,7 @@ func TestExecutorRunnerRestartLosesNothing(t *testing.T) {
 	}{
 		{coordinator.StatusSuccess, "", 40, "Job succeeded"},
 		{coordinator.StatusFailed, jobspec.ScriptFailure, 6, "exit code 3"},
-		{coordinator.StatusFailed, jobspec.ScriptFailure, 6, "exit code 137"},
+		{coordinator.StatusFailed, jobspec.ScriptFailure, 6, "The script ran out of memory"},
 		{coordinator.StatusFailed, jobspec.JobExecutionTimeout, 6, "active deadline"},
 	}
 	for i, id := range ids {

@@ -36,6 +36,9 @@ type Options struct {
 	Log io.Writer
 	// Artifacts talks to GitLab; nil skips downloads and uploads with a warning.
 	Artifacts ArtifactClient
+	// CgroupDir is the container's cgroup, where out-of-memory kills are counted
+	// (default /sys/fs/cgroup).
+	CgroupDir string
 	// Cache is the cache store; nil means a DirStore in jobpod.Config.CacheDir, else an
 	// HTTPStore at jobpod.Config.CacheURL, else no cache.
 	Cache Store

@@ -85,7 +85,8 @@ func newEnv(t *testing.T, job *jobspec.Job) *env {
 }
 
 func (e *env) options() Options {
-	return Options{JobDir: e.jobDir, BinDir: e.binDir, TerminationLog: e.termLog, Log: e.log, Artifacts: e.artifacts}
+	return Options{JobDir: e.jobDir, BinDir: e.binDir, TerminationLog: e.termLog, Log: e.log, Artifacts: e.artifacts,
+		CgroupDir: filepath.Join(e.root, "cgroup")}
 }
 
 // failure reads the termination message, nil if there is none.

@@ -1,6 +1,7 @@
 package step
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -113,6 +114,7 @@ func (a *agent) mainScript(ctx context.Context, vars jobspec.Variables) (code in
 		defer cancel()
 	}
 	var err error
+	oom := watchOOM(a.cgroupDir())
 	_ = a.section("step_script", "Executing \"step_script\" stage of the job script", func() error {
 		code, err = script{
 			name: "step_script", lines: st.Script, entrypoint: a.cfg.Entrypoint,
@@ -134,6 +136,9 @@ func (a *agent) mainScript(ctx context.Context, vars jobspec.Variables) (code in
 	case errors.Is(sctx.Err(), context.DeadlineExceeded):
 		return code, statusFailed, &agentError{jobspec.JobExecutionTimeout, fmt.Errorf("the script ran longer than its timeout of %s", timeout)}
 	case code != 0:
+		if struck, limit := oom.struck(); struck {
+			a.errorf("The script ran out of memory: the kernel killed a process at the container's memory limit (%s)", cmp.Or(limit, "unknown"))
+		}
 		return code, statusFailed, nil
 	}
 	return 0, statusSuccess, nil
