@@ -10,15 +10,18 @@ import (
 	"strings"
 )
 
-// cgroupDir is the container's own cgroup (cgroup v2, private cgroup namespace).
+// cgroupDir is where the container sees its own cgroups.
 const cgroupDir = "/sys/fs/cgroup"
 
 // oomKills is how many processes the kernel killed at the container's memory limit so far:
-// the oom_kill count of memory.events; -1 when the kernel does not say (cgroup v1).
+// the oom_kill count of memory.events (cgroup v2) or memory.oom_control (v1); -1 when the
+// kernel does not say.
 func oomKills(dir string) int64 {
 	b, err := os.ReadFile(filepath.Join(dir, "memory.events"))
 	if err != nil {
-		return -1
+		if b, err = os.ReadFile(filepath.Join(dir, "memory", "memory.oom_control")); err != nil {
+			return -1
+		}
 	}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
@@ -35,12 +38,14 @@ func oomKills(dir string) int64 {
 func memoryLimit(dir string) string {
 	b, err := os.ReadFile(filepath.Join(dir, "memory.max"))
 	if err != nil {
-		return ""
+		if b, err = os.ReadFile(filepath.Join(dir, "memory", "memory.limit_in_bytes")); err != nil {
+			return ""
+		}
 	}
 	v := strings.TrimSpace(string(b))
 	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return "" // "max": no limit
+	if err != nil || n >= 1<<62 {
+		return "" // "max" (v2) or the page-rounded maximum (v1): no limit
 	}
 	if n%(1<<20) == 0 {
 		return strconv.FormatInt(n>>20, 10) + "Mi"
