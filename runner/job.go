@@ -54,7 +54,7 @@ func (r *Runner) conclude(ctx context.Context, e *entry, job *jobspec.Job, jc gi
 	// A job the coordinator cancelled already has its final state there; a pod that
 	// reported has sent it.
 	if !out.aborted && !out.reported {
-		if err := r.report(ctx, e.coord, jc, final, out.interval); err != nil {
+		if err := r.report(ctx, e.coord, jc, final, out.interval, jobTimeout(job)); err != nil {
 			log.Error("final job state not delivered", "state", final.State, "err", err)
 			r.metrics.Error("error")
 		}
@@ -233,6 +233,14 @@ func explain(res jobspec.Result, cause error) jobspec.Result {
 		return res
 	}
 	return jobspec.Result{Reason: jobspec.RunnerSystemFailure, ExitCode: res.ExitCode, Err: fmt.Errorf("job aborted: %w", errShutdown)}
+}
+
+// jobTimeout is the job's own timeout, GitLab's default of an hour when it has none.
+func jobTimeout(job *jobspec.Job) time.Duration {
+	if t := job.RunnerInfo.Timeout; t > 0 {
+		return time.Duration(t) * time.Second
+	}
+	return time.Hour
 }
 
 func outputLimit(kib int) int64 {

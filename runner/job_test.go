@@ -148,24 +148,32 @@ func TestAcceptRefused(t *testing.T) {
 }
 
 // TestFinalUpdateRetries: the final state is retried through failures and 202s, sent until
-// the coordinator takes it, and not sent again after.
+// the coordinator takes it, and not sent again after; past Timing.ReportTries it keeps
+// trying for as long as the job's own timeout, then gives up.
 func TestFinalUpdateRetries(t *testing.T) {
 	tests := []struct {
 		name    string
 		answers []error // one per try before success; nil means a 202
+		endless bool    // the coordinator fails every final update
+		timeout int     // the job's timeout in seconds
 		tries   int     // Timing.ReportTries
-		want    int     // final updates sent
+		want    int     // final updates sent (at least, when endless)
 	}{
 		{name: "accepted at once", want: 1, tries: 5},
 		{name: "500 storm", answers: []error{transient(), transient(), transient()}, want: 4, tries: 5},
 		{name: "trace not yet", answers: []error{nil, nil}, want: 3, tries: 5},
-		{name: "gives up", answers: []error{transient(), transient(), transient()}, want: 2, tries: 2},
+		{name: "outlasts the tries within the job's timeout", answers: []error{transient(), transient(), transient()}, want: 4, tries: 2},
+		{name: "gives up at the job's timeout", endless: true, timeout: 1, want: 2, tries: 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			coord := newFakeCoord()
 			n := 0
 			coord.update = func(id int64, req gitlab.UpdateJobRequest) (gitlab.UpdateJobResult, error, bool) {
+				if tc.endless && id == 1 && req.State != gitlab.StateRunning {
+					n++
+					return 0, transient(), true
+				}
 				if req.State == gitlab.StateRunning || n >= len(tc.answers) {
 					return 0, nil, false
 				}
@@ -180,7 +188,10 @@ func TestFinalUpdateRetries(t *testing.T) {
 				o.Timing.ReportTries = tc.tries
 				o.Config.Concurrent = 1
 			})
-			coord.enqueue(testJob(1), testJob(2))
+			first := testJob(1)
+			first.RunnerInfo.Timeout = tc.timeout
+			start := time.Now()
+			coord.enqueue(first, testJob(2))
 			h.start(t)
 			// With one slot, job 2 runs only once reporting job 1 is over.
 			h.waitFinal(t, 2)
@@ -191,7 +202,11 @@ func TestFinalUpdateRetries(t *testing.T) {
 					finals++
 				}
 			}
-			if finals != tc.want {
+			switch {
+			case tc.endless && (finals < tc.want || time.Since(start) < time.Duration(tc.timeout)*time.Second):
+				t.Errorf("gave up after %d final updates and %s, want at least %d and the job's %d s",
+					finals, time.Since(start).Round(time.Millisecond), tc.want, tc.timeout)
+			case !tc.endless && finals != tc.want:
 				t.Errorf("final updates sent = %d, want %d", finals, tc.want)
 			}
 		})

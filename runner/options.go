@@ -40,8 +40,8 @@ type Timing struct {
 	// Backoff paces retries after transient failures (job requests, trace patches,
 	// state updates). gitlab.DefaultBackoff: 1 s doubling up to 1 min, ±20 % jitter.
 	Backoff gitlab.Backoff
-	// ReportTries bounds the final trace flush and the final PUT, as gitlab-runner's
-	// 10 tries for the final update.
+	// ReportTries bounds the final trace flush, as gitlab-runner's 10 tries for the final
+	// update; the final PUT tries at least this often, and for as long as the job's timeout.
 	ReportTries int
 }
 

@@ -169,7 +169,7 @@ func (p *podShip) finish() bool {
 // sends it from the state this shipper leaves.
 func (p *podShip) report(ctx context.Context, res jobspec.Result) {
 	req := finalState(&p.job, res, fmt.Sprintf("crc32:%08x", p.state.CRC), p.state.Offset)
-	got, err := updateJob(ctx, p.sh.coord, p.sh.jc, req, p.sh.interval, p.sh.timing)
+	got, err := updateJob(ctx, p.sh.coord, p.sh.jc, req, p.sh.interval, p.sh.timing, time.Time{})
 	switch {
 	case err != nil:
 		p.o.Log.Warn("final job state not delivered; the runner will send it", "err", err)

@@ -36,7 +36,7 @@ func (r *Runner) rejectJob(e *entry, jc gitlab.JobCredentials, cause error, s *s
 			Checksum:      fmt.Sprintf("crc32:%08x", crc32.ChecksumIEEE(out.Bytes())),
 			Bytesize:      int64(out.Len()),
 		}
-		if err := r.report(ctx, e.coord, jc, final, r.traceInterval()); err != nil {
+		if err := r.report(ctx, e.coord, jc, final, r.traceInterval(), 0); err != nil {
 			log.Error("final job state not delivered", "state", final.State, "err", err)
 		}
 	})

@@ -12,9 +12,10 @@ import (
 
 // report delivers the final state: retried with jittered backoff on transient failures and at the
 // server's trace interval on 202 (trace not finalised yet), until accepted or refused
-// (403/404/409), at most Timing.ReportTries times.
-func (r *Runner) report(ctx context.Context, coord Coordinator, jc gitlab.JobCredentials, req gitlab.UpdateJobRequest, interval time.Duration) error {
-	res, err := r.update(ctx, coord, jc, req, interval)
+// (403/404/409), at least Timing.ReportTries times and for as long as the job's own timeout:
+// a coordinator outage at the wrong moment must not lose the job's end.
+func (r *Runner) report(ctx context.Context, coord Coordinator, jc gitlab.JobCredentials, req gitlab.UpdateJobRequest, interval, patience time.Duration) error {
+	res, err := updateJob(ctx, coord, jc, req, interval, r.timing, time.Now().Add(patience))
 	if err != nil {
 		return err
 	}
@@ -27,16 +28,18 @@ func (r *Runner) report(ctx context.Context, coord Coordinator, jc gitlab.JobCre
 // update sends one PUT /jobs/:id until it gets a final answer (accepted, abort or conflict),
 // trying at most Timing.ReportTries times. It returns the last answer.
 func (r *Runner) update(ctx context.Context, coord Coordinator, jc gitlab.JobCredentials, req gitlab.UpdateJobRequest, interval time.Duration) (gitlab.UpdateJobResult, error) {
-	return updateJob(ctx, coord, jc, req, interval, r.timing)
+	return updateJob(ctx, coord, jc, req, interval, r.timing, time.Time{})
 }
 
-// updateJob is update with explicit timing, for the pod's shipper too.
-func updateJob(ctx context.Context, coord Coordinator, jc gitlab.JobCredentials, req gitlab.UpdateJobRequest, interval time.Duration, timing Timing) (gitlab.UpdateJobResult, error) {
+// updateJob is update with explicit timing, for the pod's shipper too; it keeps trying past
+// Timing.ReportTries until the time until.
+func updateJob(ctx context.Context, coord Coordinator, jc gitlab.JobCredentials, req gitlab.UpdateJobRequest, interval time.Duration, timing Timing, until time.Time) (gitlab.UpdateJobResult, error) {
 	var (
 		res gitlab.UpdateJobResult
 		err error
 	)
-	for attempt := range timing.ReportTries {
+	more := func(attempt int) bool { return attempt+1 < timing.ReportTries || time.Now().Before(until) }
+	for attempt := 0; ; attempt++ {
 		res, err = coord.UpdateJob(ctx, jc, req)
 		var wait time.Duration
 		switch {
@@ -52,14 +55,16 @@ func updateJob(ctx context.Context, coord Coordinator, jc gitlab.JobCredentials,
 		default:
 			return res, nil
 		}
-		if attempt+1 < timing.ReportTries && !sleep(ctx, wait) {
+		if !more(attempt) {
+			if err != nil {
+				return res, fmt.Errorf("update job %d to %s: gave up after %d tries: %w", jc.ID, req.State, attempt+1, err)
+			}
+			return res, nil
+		}
+		if !sleep(ctx, wait) {
 			return res, ctx.Err()
 		}
 	}
-	if err != nil {
-		return res, fmt.Errorf("update job %d to %s: gave up after %d tries: %w", jc.ID, req.State, timing.ReportTries, err)
-	}
-	return res, nil
 }
 
 // finalState is the PUT that ends a job: its state, GitLab's failure reason, the exit code
