@@ -51,6 +51,11 @@ type Runner struct {
 	RequestConcurrency int `yaml:"request_concurrency"`
 	// OutputLimit is the trace size cap in KiB, as gitlab-runner's output_limit.
 	OutputLimit int `yaml:"output_limit"`
+	// UnhealthyRequestsLimit is how many job requests in a row may fail (an invalid token,
+	// a GitLab that errs) before a poller pauses for UnhealthyInterval, as gitlab-runner's
+	// keys of the same names; before that it retries with backoff.
+	UnhealthyRequestsLimit int      `yaml:"unhealthy_requests_limit"`
+	UnhealthyInterval      Duration `yaml:"unhealthy_interval"`
 	// Executor names the executor; only "kubernetes" exists.
 	Executor   string     `yaml:"executor"`
 	Kubernetes Kubernetes `yaml:"kubernetes"`

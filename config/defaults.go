@@ -15,7 +15,10 @@ const (
 	DefaultRequestConcurrency = 1
 	// DefaultOutputLimit is in KiB, gitlab-runner's default of 4 MiB.
 	DefaultOutputLimit = 4096
-	DefaultExecutor    = "kubernetes"
+	// gitlab-runner's defaults for unhealthy_requests_limit and unhealthy_interval.
+	DefaultUnhealthyRequestsLimit = 3
+	DefaultUnhealthyInterval      = time.Hour
+	DefaultExecutor               = "kubernetes"
 	// DefaultNamespace is where job pods go; Kubernetes.SetDefaults applies it.
 	DefaultNamespace = "default"
 )
@@ -39,6 +42,9 @@ func DefaultRunner() Runner {
 		RequestConcurrency: DefaultRequestConcurrency,
 		OutputLimit:        DefaultOutputLimit,
 		Executor:           DefaultExecutor,
+
+		UnhealthyRequestsLimit: DefaultUnhealthyRequestsLimit,
+		UnhealthyInterval:      Duration(DefaultUnhealthyInterval),
 	}
 	r.Kubernetes.SetDefaults()
 	return r
@@ -78,6 +84,12 @@ func (c *Config) applyDefaults(set func(path string) bool) {
 		}
 		if !set(p + ".executor") {
 			r.Executor = dr.Executor
+		}
+		if !set(p + ".unhealthy_requests_limit") {
+			r.UnhealthyRequestsLimit = dr.UnhealthyRequestsLimit
+		}
+		if !set(p + ".unhealthy_interval") {
+			r.UnhealthyInterval = dr.UnhealthyInterval
 		}
 		// The executor owns its section's defaults (namespace "default" among them).
 		r.Kubernetes.SetDefaults()

@@ -67,6 +67,8 @@ runners:
     limit: 3
     request_concurrency: 2
     output_limit: 0
+    unhealthy_requests_limit: 5
+    unhealthy_interval: 10m
     executor: kubernetes
     kubernetes:
       kubeconfig: /root/.kube/config
@@ -94,6 +96,9 @@ runners:
 					RequestConcurrency: 2,
 					OutputLimit:        0,
 					Executor:           "kubernetes",
+
+					UnhealthyRequestsLimit: 5,
+					UnhealthyInterval:      Duration(10 * time.Minute),
 					Kubernetes: withDefaults(Kubernetes{
 						Kubeconfig:  "/root/.kube/config",
 						Context:     "kind",

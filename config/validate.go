@@ -83,6 +83,12 @@ func (c *Config) Validate() error {
 		if r.OutputLimit < 0 {
 			add(p+".output_limit", "must not be negative, got %d", r.OutputLimit)
 		}
+		if r.UnhealthyRequestsLimit < 0 {
+			add(p+".unhealthy_requests_limit", "must not be negative, got %d", r.UnhealthyRequestsLimit)
+		}
+		if r.UnhealthyInterval < 0 {
+			add(p+".unhealthy_interval", "must not be negative, got %s", r.UnhealthyInterval.Std())
+		}
 		if r.Executor != DefaultExecutor {
 			add(p+".executor", "%q is not supported; the only executor is %q", r.Executor, DefaultExecutor)
 		}

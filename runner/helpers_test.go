@@ -34,11 +34,10 @@ func waitCtx(t *testing.T) context.Context {
 // reaching one shows up as a timeout instead of passing by accident.
 func fastTiming() Timing {
 	return Timing{
-		TraceInterval:    20 * time.Millisecond,
-		KeepAlive:        time.Hour,
-		ForbiddenBackoff: time.Hour,
-		Backoff:          gitlab.Backoff{Min: 5 * time.Millisecond, Max: 20 * time.Millisecond, Factor: 2, Jitter: 0.2},
-		ReportTries:      5,
+		TraceInterval: 20 * time.Millisecond,
+		KeepAlive:     time.Hour,
+		Backoff:       gitlab.Backoff{Min: 5 * time.Millisecond, Max: 20 * time.Millisecond, Factor: 2, Jitter: 0.2},
+		ReportTries:   5,
 	}
 }
 

@@ -34,9 +34,6 @@ type Timing struct {
 	TraceInterval time.Duration
 	// KeepAlive is how long the trace may be silent before a keep-alive PUT state=running. 30 s.
 	KeepAlive time.Duration
-	// ForbiddenBackoff is the pause of a poller after a 403: the token is revoked or
-	// invalid and hammering GitLab will not fix it. 5 min.
-	ForbiddenBackoff time.Duration
 	// Backoff paces retries after transient failures (job requests, trace patches,
 	// state updates). gitlab.DefaultBackoff: 1 s doubling up to 1 min, ±20 % jitter.
 	Backoff gitlab.Backoff
@@ -46,21 +43,17 @@ type Timing struct {
 }
 
 const (
-	defaultTraceInterval    = 3 * time.Second
-	defaultKeepAlive        = 30 * time.Second
-	defaultForbiddenBackoff = 5 * time.Minute
-	defaultReportTries      = 10
-	defaultCheckInterval    = 3 * time.Second
-	defaultShutdownTimeout  = 30 * time.Second
-	defaultOutputLimitKiB   = 4096
+	defaultTraceInterval   = 3 * time.Second
+	defaultKeepAlive       = 30 * time.Second
+	defaultReportTries     = 10
+	defaultCheckInterval   = 3 * time.Second
+	defaultShutdownTimeout = 30 * time.Second
+	defaultOutputLimitKiB  = 4096
 )
 
 func (t Timing) withDefaults() Timing {
 	if t.KeepAlive <= 0 {
 		t.KeepAlive = defaultKeepAlive
-	}
-	if t.ForbiddenBackoff <= 0 {
-		t.ForbiddenBackoff = defaultForbiddenBackoff
 	}
 	if t.Backoff == (gitlab.Backoff{}) {
 		t.Backoff = gitlab.DefaultBackoff

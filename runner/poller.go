@@ -52,9 +52,16 @@ func (r *Runner) poll(ctx context.Context, e *entry, n int) {
 			// Without even an id and token the job cannot be failed; GitLab will time it out.
 			log.Error("unreadable job payload dropped", "err", err)
 			r.metrics.Error("error")
-		case errors.Is(err, gitlab.ErrForbidden):
+		case e.cfg.UnhealthyRequestsLimit > 0 && failures+1 >= e.cfg.UnhealthyRequestsLimit:
+			// As gitlab-runner: only a run of failures makes the runner unhealthy.
 			failures = 0
-			wait = r.timing.ForbiddenBackoff
+			wait = e.cfg.UnhealthyInterval.Std()
+			log.Error("job requests keep failing: pausing this poller", "failed_in_a_row", e.cfg.UnhealthyRequestsLimit,
+				"err", err, "retry_in", wait)
+			r.metrics.Error("error")
+		case errors.Is(err, gitlab.ErrForbidden):
+			wait = r.timing.Backoff.Next(failures)
+			failures++
 			log.Error("job request forbidden: the runner token is invalid or revoked", "retry_in", wait)
 			r.metrics.Error("error")
 		default:

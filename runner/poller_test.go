@@ -19,20 +19,30 @@ import (
 // other pause an hour long, so a wrong choice hangs until the test deadline.
 func TestPollAnswers(t *testing.T) {
 	tests := []struct {
-		name    string
-		answer  error
-		timing  func(*Timing)
-		check   time.Duration // check_interval
-		minGap  time.Duration
-		wantLog string
+		name   string
+		answer error
+		timing func(*Timing)
+		check  time.Duration // check_interval
+		// limit and interval are unhealthy_requests_limit and unhealthy_interval.
+		limit    int
+		interval time.Duration
+		minGap   time.Duration
+		wantLog  string
 	}{
 		{name: "no job: wait for check_interval", check: 80 * time.Millisecond, minGap: 80 * time.Millisecond},
 		{name: "conflict: at once", answer: fmt.Errorf("request job: %w", gitlab.ErrConflict), check: time.Hour,
 			timing: func(t *Timing) { t.Backoff = gitlab.Backoff{Min: time.Hour, Max: time.Hour} }},
-		{name: "forbidden: long pause", answer: fmt.Errorf("request job from http://gitlab.invalid: %w", gitlab.ErrForbidden), check: time.Hour,
-			timing:  func(t *Timing) { t.ForbiddenBackoff = 80 * time.Millisecond },
+		{name: "forbidden: backoff below the unhealthy limit", answer: fmt.Errorf("request job from http://gitlab.invalid: %w", gitlab.ErrForbidden), check: time.Hour,
+			timing:  func(t *Timing) { t.Backoff = gitlab.Backoff{Min: 80 * time.Millisecond, Max: time.Second} },
+			limit:   10,
 			minGap:  80 * time.Millisecond,
 			wantLog: "job request forbidden"},
+		{name: "unhealthy: pause once the limit is reached", answer: fmt.Errorf("request job: %w", gitlab.ErrForbidden), check: time.Hour,
+			timing:   func(t *Timing) { t.Backoff = gitlab.Backoff{Min: time.Hour, Max: time.Hour} },
+			limit:    1,
+			interval: 80 * time.Millisecond,
+			minGap:   80 * time.Millisecond,
+			wantLog:  "job requests keep failing: pausing this poller"},
 		{name: "transient: backoff", answer: fmt.Errorf("request job: %w", &gitlab.StatusError{Code: 503}), check: time.Hour,
 			timing:  func(t *Timing) { t.Backoff = gitlab.Backoff{Min: 80 * time.Millisecond, Max: time.Second} },
 			minGap:  80 * time.Millisecond,
@@ -44,7 +54,9 @@ func TestPollAnswers(t *testing.T) {
 			coord.request = func(n int, _ string) (*jobspec.Job, string, error) {
 				return nil, fmt.Sprintf("update-%d", n), tc.answer
 			}
-			h := newHarness(t, testConfig(testRunnerEntry("r1")), coord, &runnertest.Executor{}, func(o *Options) {
+			rc := testRunnerEntry("r1")
+			rc.UnhealthyRequestsLimit, rc.UnhealthyInterval = tc.limit, config.Duration(tc.interval)
+			h := newHarness(t, testConfig(rc), coord, &runnertest.Executor{}, func(o *Options) {
 				o.Config.CheckInterval = config.Duration(tc.check)
 				if tc.timing != nil {
 					tc.timing(&o.Timing)
