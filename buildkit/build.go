@@ -67,21 +67,55 @@ func Build(ctx context.Context, o BuildOptions) (Result, error) {
 	}
 	defer c.Close()
 
+	// BuildKit exports the image and the cache at the same time, and a layer both push to
+	// the same registry can be skipped by one as "being pushed" by the other, whose upload
+	// has not finished when the image's manifest goes up: the registry refuses the manifest
+	// (blob unknown). The cache is therefore exported by a second solve, once the image is
+	// pushed; everything is cached by then, so it only uploads.
+	cacheExports := solveOpt.CacheExports
+	if o.Push {
+		solveOpt.CacheExports = nil
+	}
+	resp, err := solve(ctx, c, solveOpt, o.Progress)
+	if err != nil {
+		return Result{}, err
+	}
+	if o.Push && len(cacheExports) > 0 {
+		cacheOnly := solveOpt
+		cacheOnly.Exports, cacheOnly.CacheExports = nil, cacheExports
+		if o.Progress != nil {
+			for _, e := range o.CacheTo {
+				fmt.Fprintf(o.Progress, "exporting the build cache (%s %s)\n", e.Type, e.Attrs["ref"])
+			}
+		}
+		// Quiet: the steps it shows are the build's, all CACHED, a second time.
+		if _, err := solve(ctx, c, cacheOnly, nil); err != nil {
+			return Result{}, fmt.Errorf("export the build cache (the image is pushed): %w", err)
+		}
+	}
+	res := Result{Digest: resp.ExporterResponse[exptypes.ExporterImageDigestKey], Exporter: resp.ExporterResponse}
+	if res.Digest == "" {
+		return res, errors.New("the daemon returned no image digest")
+	}
+	return res, nil
+}
+
+// solve runs one solve, printing its progress to out (nothing when out is nil).
+func solve(ctx context.Context, c *client.Client, opt client.SolveOpt, out io.Writer) (*client.SolveResponse, error) {
 	mode := progressui.PlainMode
-	out := o.Progress
 	if out == nil {
 		mode, out = progressui.QuietMode, io.Discard
 	}
 	display, err := progressui.NewDisplay(out, mode)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	ch := make(chan *client.SolveStatus)
 	var resp *client.SolveResponse
 	eg, ectx := errgroup.WithContext(ctx)
 	eg.Go(func() error {
 		var err error
-		resp, err = c.Solve(ectx, nil, solveOpt, ch)
+		resp, err = c.Solve(ectx, nil, opt, ch)
 		return err
 	})
 	eg.Go(func() error {
@@ -91,13 +125,9 @@ func Build(ctx context.Context, o BuildOptions) (Result, error) {
 		return err
 	})
 	if err := eg.Wait(); err != nil {
-		return Result{}, err
+		return nil, err
 	}
-	res := Result{Digest: resp.ExporterResponse[exptypes.ExporterImageDigestKey], Exporter: resp.ExporterResponse}
-	if res.Digest == "" {
-		return res, errors.New("the daemon returned no image digest")
-	}
-	return res, nil
+	return resp, nil
 }
 
 // connect waits up to wait (DefaultWait if 0) for the daemon to answer.
