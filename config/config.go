@@ -39,10 +39,14 @@ type Runner struct {
 	// Name identifies the runner in logs, metrics and `kuberunner unregister`; unique per file.
 	Name string `yaml:"name"`
 	// URL is GitLab's base URL (https://gitlab.example.com), without /api/v4.
-	URL            string `yaml:"url"`
-	ID             int64  `yaml:"id,omitempty"`
-	Token          string `yaml:"token"`
-	TokenExpiresAt string `yaml:"token_expires_at,omitempty"`
+	URL   string `yaml:"url"`
+	ID    int64  `yaml:"id,omitempty"`
+	Token string `yaml:"token"`
+	// TokenExpiresAt and TokenObtainedAt (RFC 3339) date the token, as gitlab-runner's
+	// keys of the same names: a token that expires is rotated at 3/4 of its lifetime and
+	// the new one written back here. Empty TokenExpiresAt: the token never expires.
+	TokenExpiresAt  string `yaml:"token_expires_at,omitempty"`
+	TokenObtainedAt string `yaml:"token_obtained_at,omitempty"`
 	// TLSCAFile is a PEM bundle trusted in addition to the system roots.
 	TLSCAFile string `yaml:"tls_ca_file,omitempty"`
 	// Limit caps this runner's concurrent jobs; 0 means only the global cap applies.

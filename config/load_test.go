@@ -63,6 +63,7 @@ runners:
     id: 42
     token: glrt-abc
     token_expires_at: "2030-01-02T03:04:05Z"
+    token_obtained_at: "2029-10-02T03:04:05Z"
     tls_ca_file: /etc/ca.pem
     limit: 3
     request_concurrency: 2
@@ -91,6 +92,7 @@ runners:
 					ID:                 42,
 					Token:              "glrt-abc",
 					TokenExpiresAt:     "2030-01-02T03:04:05Z",
+					TokenObtainedAt:    "2029-10-02T03:04:05Z",
 					TLSCAFile:          "/etc/ca.pem",
 					Limit:              3,
 					RequestConcurrency: 2,

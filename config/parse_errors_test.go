@@ -240,9 +240,12 @@ func TestParseErrors(t *testing.T) {
 			},
 		},
 		{
-			name: "token expiry",
-			yaml: runner + "    token_expires_at: tomorrow\n",
-			want: []string{`config.yaml:5: runners[0].token_expires_at: "tomorrow" is not an RFC 3339 time`},
+			name: "token times",
+			yaml: runner + "    token_expires_at: tomorrow\n    token_obtained_at: 2024-01-02\n",
+			want: []string{
+				`config.yaml:5: runners[0].token_expires_at: "tomorrow" is not an RFC 3339 time`,
+				`config.yaml:6: runners[0].token_obtained_at: "2024-01-02" is not an RFC 3339 time`,
+			},
 		},
 	}
 	for _, tt := range tests {

@@ -18,7 +18,7 @@ func fullConfig() *Config {
 	c.ListenAddress = ":9252"
 	a := DefaultRunner()
 	a.Name, a.URL, a.Token, a.ID = "a", "https://gitlab.example.com", "glrt-a", 7
-	a.TokenExpiresAt = "2030-01-02T03:04:05Z"
+	a.TokenExpiresAt, a.TokenObtainedAt = "2030-01-02T03:04:05Z", "2029-10-02T03:04:05Z"
 	a.Kubernetes.HelperImage = "registry.example.com/kuberunner:1"
 	b := DefaultRunner()
 	b.Name, b.URL, b.Token = "b", "http://127.0.0.1:8080", "glrt-b"

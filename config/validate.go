@@ -69,9 +69,16 @@ func (c *Config) Validate() error {
 		if r.ID < 0 {
 			add(p+".id", "must not be negative, got %d", r.ID)
 		}
-		if r.TokenExpiresAt != "" {
-			if _, err := time.Parse(time.RFC3339, r.TokenExpiresAt); err != nil {
-				add(p+".token_expires_at", "%q is not an RFC 3339 time", r.TokenExpiresAt)
+		// No check that one comes before the other: expires_at is GitLab's clock and
+		// obtained_at ours, and a skew between them must not make a rotated token unsavable.
+		for _, t := range [...]struct{ key, value string }{
+			{"token_expires_at", r.TokenExpiresAt}, {"token_obtained_at", r.TokenObtainedAt},
+		} {
+			if t.value == "" {
+				continue
+			}
+			if _, err := time.Parse(time.RFC3339, t.value); err != nil {
+				add(p+"."+t.key, "%q is not an RFC 3339 time", t.value)
 			}
 		}
 		if r.Limit < 0 {

@@ -28,7 +28,7 @@ func (s *Server) AddRunner(spec RunnerSpec) string {
 	token := newToken(runnerTokenPrefix)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.state.addRunner(spec, token)
+	s.state.addRunner(spec, token, s.tokenExpiry(time.Now()))
 	return token
 }
 

@@ -75,8 +75,10 @@ type StoredArtifact struct {
 
 // RunnerRecord is one registered runner.
 type RunnerRecord struct {
-	ID             int64
-	Token          string
+	ID    int64
+	Token string
+	// TokenExpiresAt is when Token stops working; zero: never (Options.TokenLifetime 0).
+	TokenExpiresAt time.Time
 	Description    string
 	Tags           []string
 	RunUntagged    bool

@@ -14,12 +14,25 @@ type runnerTokenBody struct {
 	SystemID string `json:"system_id"`
 }
 
-// tokenAnswer is GitLab's answer carrying a runner's credentials. token_expires_at is null:
-// the coordinator sets no expiry, as GitLab does without a token expiration policy.
+// tokenAnswer is GitLab's answer carrying a runner's credentials. token_expires_at is null
+// unless Options.TokenLifetime is set, as GitLab without a token expiration policy.
 type tokenAnswer struct {
 	ID             int64      `json:"id,omitempty"`
 	Token          string     `json:"token"`
 	TokenExpiresAt *time.Time `json:"token_expires_at"`
+}
+
+// answer is rr's credentials as GitLab sends them; id is left out where GitLab leaves it out.
+func (rr *RunnerRecord) answer(withID bool) tokenAnswer {
+	a := tokenAnswer{Token: rr.Token}
+	if withID {
+		a.ID = rr.ID
+	}
+	if !rr.TokenExpiresAt.IsZero() {
+		t := rr.TokenExpiresAt.UTC()
+		a.TokenExpiresAt = &t
+	}
+	return a
 }
 
 // handleVerify serves POST /runners/verify, the only call of the glrt- registration flow.
@@ -31,7 +44,7 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 	var answer tokenAnswer
 	if s.withRunner(w, r, body.Token, func(rr *RunnerRecord) {
 		rr.contact(body.SystemID, time.Now())
-		answer = tokenAnswer{ID: rr.ID, Token: rr.Token}
+		answer = rr.answer(true)
 	}) {
 		writeJSON(w, http.StatusOK, answer)
 	}
@@ -85,8 +98,8 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	// Tokens from the legacy flow carry no glrt- prefix: that marks UI-created runners.
 	token := newToken("")
 	s.mu.Lock()
-	rr := s.state.addRunner(spec, token)
-	answer := tokenAnswer{ID: rr.ID, Token: rr.Token}
+	rr := s.state.addRunner(spec, token, s.tokenExpiry(time.Now()))
+	answer := rr.answer(true)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusCreated, answer)
 }
@@ -155,18 +168,19 @@ func (s *Server) handleResetToken(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(rr.Token, runnerTokenPrefix) {
 			prefix = runnerTokenPrefix
 		}
-		s.state.rotateToken(rr, newToken(prefix))
-		answer = tokenAnswer{Token: rr.Token}
+		s.state.rotateToken(rr, newToken(prefix), s.tokenExpiry(time.Now()))
+		answer = rr.answer(false)
 	}) {
 		writeJSON(w, http.StatusCreated, answer)
 	}
 }
 
 // withRunner runs act, under the lock, on the runner the request's token names (the
-// RUNNER-TOKEN header, else the body's token). An unknown token gets GitLab's 403 and false.
+// RUNNER-TOKEN header, else the body's token). An unknown or expired token gets GitLab's 403
+// and false.
 func (s *Server) withRunner(w http.ResponseWriter, r *http.Request, bodyToken string, act func(*RunnerRecord)) bool {
 	s.mu.Lock()
-	rr, ok := s.state.runnerByToken(headerOr(r, "RUNNER-TOKEN", bodyToken))
+	rr, ok := s.state.runnerByToken(headerOr(r, "RUNNER-TOKEN", bodyToken), time.Now())
 	if ok {
 		act(rr)
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -180,5 +181,62 @@ func TestUnknownRoutesAnswerJSON404(t *testing.T) {
 		if r.status != http.StatusNotFound || strings.TrimSpace(string(r.body)) != `{"message":"404 Not Found"}` {
 			t.Errorf("%s %s = %d %s, want 404 {\"message\":\"404 Not Found\"}", c.method, c.path, r.status, r.body)
 		}
+	}
+}
+
+// With a TokenLifetime every token issued carries its expiry, a reset gives a fresh one, and
+// a token past its expiry is refused like an unknown one.
+func TestTokenLifetime(t *testing.T) {
+	const lifetime = time.Second
+	s, a := start(t, coordinator.Options{TokenLifetime: lifetime, RegistrationToken: "reg", LongPoll: 10 * time.Millisecond})
+	expiry := func(ta tokenAnswer) time.Time {
+		t.Helper()
+		if ta.TokenExpiresAt == nil {
+			t.Fatalf("answer %+v carries no token_expires_at", ta)
+		}
+		at, err := time.Parse(time.RFC3339Nano, *ta.TokenExpiresAt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return at
+	}
+
+	before := time.Now()
+	token := s.AddRunner(coordinator.RunnerSpec{RunUntagged: true})
+	r := a.json(http.MethodPost, "/api/v4/runners/verify", nil, map[string]string{"token": token})
+	if r.status != http.StatusOK {
+		t.Fatalf("verify = %d %s, want 200", r.status, r.body)
+	}
+	if at := expiry(decodeToken(t, r)); at.Before(before.Add(lifetime)) || at.After(time.Now().Add(lifetime)) {
+		t.Errorf("verify: token_expires_at %v, want %v after AddRunner", at, lifetime)
+	}
+	if got := s.Runners()[0].TokenExpiresAt; got.IsZero() {
+		t.Errorf("RunnerRecord.TokenExpiresAt is zero")
+	}
+
+	reg := a.json(http.MethodPost, "/api/v4/runners", nil, map[string]any{"token": "reg"})
+	if reg.status != http.StatusCreated {
+		t.Fatalf("register = %d %s, want 201", reg.status, reg.body)
+	}
+	expiry(decodeToken(t, reg))
+
+	time.Sleep(lifetime / 2)
+	r = a.json(http.MethodPost, "/api/v4/runners/reset_authentication_token", nil, map[string]string{"token": token})
+	if r.status != http.StatusCreated {
+		t.Fatalf("reset = %d %s, want 201", r.status, r.body)
+	}
+	fresh := decodeToken(t, r)
+	resetAt := time.Now()
+	if at := expiry(fresh); !at.After(resetAt.Add(lifetime - lifetime/4)) {
+		t.Errorf("reset: token_expires_at %v, want about %v after the reset at %v", at, lifetime, resetAt)
+	}
+
+	// The old registration's token expires; the rotated one still works until its own expiry.
+	time.Sleep(time.Until(before.Add(lifetime + 50*time.Millisecond)))
+	if r := a.requestJob(decodeToken(t, reg).Token); r.status != http.StatusForbidden {
+		t.Errorf("job request with an expired token = %d, want 403", r.status)
+	}
+	if r := a.requestJob(fresh.Token); r.status != http.StatusNoContent {
+		t.Errorf("job request with the rotated token = %d %s, want 204", r.status, r.body)
 	}
 }

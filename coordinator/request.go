@@ -84,12 +84,12 @@ func noJob(w http.ResponseWriter, lastUpdate string) {
 // tryAssign authenticates the runner and hands it a job if one matches.
 func (s *Server) tryAssign(token, systemID string, twoPhase bool) pollResult {
 	s.mu.Lock()
-	rr, ok := s.state.runnerByToken(token)
+	now := time.Now()
+	rr, ok := s.state.runnerByToken(token, now)
 	if !ok {
 		s.mu.Unlock()
 		return pollResult{status: http.StatusForbidden}
 	}
-	now := time.Now()
 	rr.contact(systemID, now)
 	if rr.Paused {
 		defer s.mu.Unlock()

@@ -22,6 +22,10 @@ const (
 type Options struct {
 	// RegistrationToken is the one legacy POST /runners accepts; "" disables legacy registration.
 	RegistrationToken string
+	// TokenLifetime, when positive, gives every runner token issued (AddRunner, registration,
+	// reset) an expiry that far ahead, as GitLab's runner token expiration policy does; an
+	// expired token is refused like an unknown one. 0: tokens never expire.
+	TokenLifetime time.Duration
 	// LongPoll is how long /jobs/request waits for a job before answering 204 (default 2s).
 	LongPoll time.Duration
 	// TraceUpdateInterval is sent as X-GitLab-Trace-Update-Interval in whole seconds, at
@@ -74,6 +78,8 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("coordinator options: TraceUpdateInterval %v is negative", opts.TraceUpdateInterval)
 	case opts.MaxArtifactSize < 0:
 		return nil, fmt.Errorf("coordinator options: MaxArtifactSize %d is negative", opts.MaxArtifactSize)
+	case opts.TokenLifetime < 0:
+		return nil, fmt.Errorf("coordinator options: TokenLifetime %v is negative", opts.TokenLifetime)
 	case opts.MaxTraceSize < 0:
 		return nil, fmt.Errorf("coordinator options: MaxTraceSize %d is negative", opts.MaxTraceSize)
 	}

@@ -28,11 +28,12 @@ func newStore() store {
 	}
 }
 
-func (st *store) addRunner(spec RunnerSpec, token string) *RunnerRecord {
+func (st *store) addRunner(spec RunnerSpec, token string, expires time.Time) *RunnerRecord {
 	st.lastRunnerID++
 	rr := &RunnerRecord{
 		ID:             st.lastRunnerID,
 		Token:          token,
+		TokenExpiresAt: expires,
 		Description:    spec.Description,
 		Tags:           slices.Clone(spec.Tags),
 		RunUntagged:    spec.RunUntagged,
@@ -45,8 +46,8 @@ func (st *store) addRunner(spec RunnerSpec, token string) *RunnerRecord {
 	return rr
 }
 
-// runnerByToken authenticates a runner token; "" never matches.
-func (st *store) runnerByToken(token string) (*RunnerRecord, bool) {
+// runnerByToken authenticates a runner token at now; "" and an expired token never match.
+func (st *store) runnerByToken(token string, now time.Time) (*RunnerRecord, bool) {
 	if token == "" {
 		return nil, false
 	}
@@ -54,7 +55,11 @@ func (st *store) runnerByToken(token string) (*RunnerRecord, bool) {
 	if !ok {
 		return nil, false
 	}
-	return st.runners[id], true
+	rr := st.runners[id]
+	if !rr.TokenExpiresAt.IsZero() && !now.Before(rr.TokenExpiresAt) {
+		return nil, false
+	}
+	return rr, true
 }
 
 func (st *store) removeRunner(rr *RunnerRecord) {
@@ -62,9 +67,9 @@ func (st *store) removeRunner(rr *RunnerRecord) {
 	delete(st.runners, rr.ID)
 }
 
-func (st *store) rotateToken(rr *RunnerRecord, token string) {
+func (st *store) rotateToken(rr *RunnerRecord, token string, expires time.Time) {
 	delete(st.runnerTokens, rr.Token)
-	rr.Token = token
+	rr.Token, rr.TokenExpiresAt = token, expires
 	st.runnerTokens[token] = rr.ID
 }
 

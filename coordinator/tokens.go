@@ -1,6 +1,9 @@
 package coordinator
 
-import "crypto/rand"
+import (
+	"crypto/rand"
+	"time"
+)
 
 // Token prefixes GitLab uses, so that runners' token masking (features.token_mask_prefixes)
 // and operators recognise them.
@@ -11,3 +14,11 @@ const (
 
 // newToken returns prefix followed by 26 random base32 characters (130 bits).
 func newToken(prefix string) string { return prefix + rand.Text() }
+
+// tokenExpiry is when a runner token issued at now expires; zero when tokens do not.
+func (s *Server) tokenExpiry(now time.Time) time.Time {
+	if s.opts.TokenLifetime <= 0 {
+		return time.Time{}
+	}
+	return now.Add(s.opts.TokenLifetime)
+}

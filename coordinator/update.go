@@ -88,7 +88,7 @@ func (s *Server) applyUpdate(rec *JobRecord, runnerToken string, body updateBody
 		return http.StatusConflict, "job was not handed to a runner"
 	}
 	if runnerToken != "" {
-		if rr, ok := s.state.runnerByToken(runnerToken); !ok || rr.ID != rec.RunnerID {
+		if rr, ok := s.state.runnerByToken(runnerToken, now); !ok || rr.ID != rec.RunnerID {
 			return http.StatusConflict, "job is assigned to another runner"
 		}
 	}

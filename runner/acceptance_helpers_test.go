@@ -42,7 +42,14 @@ type acceptanceRunner struct {
 // proxy that can lose or rewrite answers), and builds the Runner; call h.start to run it.
 func newStack(t *testing.T, wrap func(http.Handler) http.Handler, edit func(*Options), runners ...acceptanceRunner) *stack {
 	t.Helper()
-	srv, url := coordinatortest.Start(t, coordinator.Options{LongPoll: 200 * time.Millisecond, TraceUpdateInterval: time.Second})
+	return newStackWith(t, coordinator.Options{LongPoll: 200 * time.Millisecond, TraceUpdateInterval: time.Second}, wrap, edit, runners...)
+}
+
+// newStackWith is newStack over a fake GitLab with options copts. Runner tokens that expire
+// (copts.TokenLifetime) have their expiry in the configuration, as register saves it.
+func newStackWith(t *testing.T, copts coordinator.Options, wrap func(http.Handler) http.Handler, edit func(*Options), runners ...acceptanceRunner) *stack {
+	t.Helper()
+	srv, url := coordinatortest.Start(t, copts)
 	if wrap != nil {
 		proxy := httptest.NewServer(wrap(srv))
 		t.Cleanup(proxy.Close)
@@ -52,6 +59,11 @@ func newStack(t *testing.T, wrap func(http.Handler) http.Handler, edit func(*Opt
 	s.cfg = testConfig()
 	for _, ar := range runners {
 		rc := config.Runner{Name: ar.name, URL: url, Token: srv.AddRunner(ar.spec), RequestConcurrency: 2, OutputLimit: 4096}
+		for _, rr := range srv.Runners() {
+			if rr.Token == rc.Token && !rr.TokenExpiresAt.IsZero() {
+				rc.TokenExpiresAt = rr.TokenExpiresAt.UTC().Format(time.RFC3339Nano)
+			}
+		}
 		if ar.entry != nil {
 			ar.entry(&rc)
 		}

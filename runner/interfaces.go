@@ -21,6 +21,13 @@ type Coordinator interface {
 	PatchTrace(ctx context.Context, jc gitlab.JobCredentials, offset int64, data []byte) (gitlab.PatchTraceResult, error)
 }
 
+// TokenResetter is a Coordinator that can also rotate the runner's authentication token with
+// POST /runners/reset_authentication_token; *gitlab.Client is one. The old token stops
+// working when GitLab answers. A runner whose coordinator is not one keeps its token.
+type TokenResetter interface {
+	ResetToken(ctx context.Context, url, token string) (gitlab.Registration, error)
+}
+
 // Executor runs one job to its end. Run writes the job's log to log as it is produced and
 // returns the outcome. Cancelling ctx aborts the job at once (cleanup still happens before
 // Run returns); closing graceful asks for GitLab's graceful cancel: stop the script, run

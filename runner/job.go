@@ -104,7 +104,7 @@ func (r *Runner) execute(ctx context.Context, e *entry, job *jobspec.Job, jc git
 		return res, outcome{interval: r.traceInterval()}
 	}
 	t.h.cur, t.h.crcKnown = first, true
-	writeHeader(first.buf, r.version, e.cfg.Name, e.creds.SystemID)
+	writeHeader(first.buf, r.version, e.cfg.Name, e.systemID)
 	res := r.runExecutor(t.execCtx, e, job, t.h, t.graceful, log)
 	return t.finish(ctx, res)
 }

@@ -25,6 +25,12 @@ type Options struct {
 	// Timing holds the protocol's intervals and retry bounds; zero fields take
 	// gitlab-runner's defaults. Tests shrink them.
 	Timing Timing
+	// SaveToken persists a runner's token and its dates (zero: unknown or never); `run`
+	// writes them to the configuration file. It is called after each rotation, and before
+	// each with the token in use: a rotated token that cannot be saved would be lost at the
+	// next start, so a failing SaveToken stops the rotation before GitLab revokes the token
+	// in use. Nil: tokens are never rotated. Calls for different runners may be concurrent.
+	SaveToken func(runner, token string, obtained, expires time.Time) error
 }
 
 // Timing are the intervals and bounds of the coordination protocol. Zero means the default.

@@ -23,7 +23,7 @@ func (r *Runner) poll(ctx context.Context, e *entry, n int) {
 			return
 		}
 		start := time.Now()
-		job, lu, err := e.coord.RequestJob(ctx, e.creds, lastUpdate)
+		job, lu, err := e.coord.RequestJob(ctx, e.creds(), lastUpdate)
 		if err == nil && job != nil {
 			failures = 0
 			r.startJob(e, job, s, time.Now())

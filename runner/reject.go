@@ -24,7 +24,7 @@ func (r *Runner) rejectJob(e *entry, jc gitlab.JobCredentials, cause error, s *s
 			return
 		}
 		var out bytes.Buffer
-		writeHeader(&out, r.version, e.cfg.Name, e.creds.SystemID)
+		writeHeader(&out, r.version, e.cfg.Name, e.systemID)
 		writeFooter(&out, jobspec.Result{Reason: jobspec.RunnerUnsupported, Err: cause})
 		// One try: the final state matters, the explanation is a courtesy.
 		if _, err := e.coord.PatchTrace(ctx, jc, 0, out.Bytes()); err != nil {

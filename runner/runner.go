@@ -23,8 +23,10 @@ type Runner struct {
 	settings settings
 	version  string
 	traceDir string
-	entries  []*entry
-	global   slots
+	// saveToken persists a rotated token (Options.SaveToken); nil: tokens are not rotated.
+	saveToken func(runner, token string, obtained, expires time.Time) error
+	entries   []*entry
+	global    slots
 
 	started  atomic.Bool // Run was called
 	polling  atomic.Bool // pollers are up and not stopping
@@ -46,11 +48,45 @@ type Runner struct {
 
 // entry is one runner of the configuration with its own coordinator and executor.
 type entry struct {
-	cfg   config.Runner
+	cfg   config.Runner // its token and token dates are those at start: see token
 	coord Coordinator
 	exec  Executor
-	creds gitlab.RunnerCredentials
-	slots slots // nil when the runner has no limit of its own
+	// token is swapped whole when the token is rotated. Pollers load it for every request,
+	// so the first request after a rotation carries the new token; running jobs talk to
+	// GitLab with their own job tokens and never notice.
+	token    atomic.Pointer[runnerToken]
+	systemID string
+	slots    slots // nil when the runner has no limit of its own
+}
+
+// runnerToken is a runner's authentication token with the dates rotation goes by.
+type runnerToken struct {
+	creds    gitlab.RunnerCredentials
+	obtained time.Time // zero: not known (a config written before token_obtained_at)
+	expires  time.Time // zero: never
+}
+
+// creds are the runner credentials for the next request.
+func (e *entry) creds() gitlab.RunnerCredentials { return e.token.Load().creds }
+
+// tokenOf reads rc's token and its dates; the config validated them, a Config built in
+// code may not have been.
+func tokenOf(rc config.Runner, systemID string) (*runnerToken, error) {
+	t := &runnerToken{creds: gitlab.RunnerCredentials{URL: rc.URL, Token: rc.Token, SystemID: systemID}}
+	for _, d := range [...]struct {
+		key, value string
+		dst        *time.Time
+	}{{"token_expires_at", rc.TokenExpiresAt, &t.expires}, {"token_obtained_at", rc.TokenObtainedAt, &t.obtained}} {
+		if d.value == "" {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339, d.value)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %q is not an RFC 3339 time", d.key, d.value)
+		}
+		*d.dst = at
+	}
+	return t, nil
 }
 
 var errShutdown = errors.New("the runner is shutting down")
@@ -70,14 +106,15 @@ func New(opts Options) (*Runner, error) {
 	}
 	st := settingsOf(opts.Config)
 	r := &Runner{
-		log:      log,
-		metrics:  opts.Metrics,
-		timing:   opts.Timing.withDefaults(),
-		settings: st,
-		version:  version,
-		traceDir: opts.TraceDir,
-		global:   newSlots(st.concurrent),
-		aborted:  make(chan struct{}),
+		log:       log,
+		metrics:   opts.Metrics,
+		timing:    opts.Timing.withDefaults(),
+		settings:  st,
+		version:   version,
+		traceDir:  opts.TraceDir,
+		saveToken: opts.SaveToken,
+		global:    newSlots(st.concurrent),
+		aborted:   make(chan struct{}),
 	}
 	r.jobs, r.cancelJobs = context.WithCancelCause(context.Background())
 	r.metrics.SetConcurrent(st.concurrent)
@@ -90,13 +127,13 @@ func New(opts Options) (*Runner, error) {
 		if err != nil {
 			return nil, fmt.Errorf("runner %d (%s): executor: %w", i, rc.Name, err)
 		}
-		r.entries = append(r.entries, &entry{
-			cfg:   rc,
-			coord: coord,
-			exec:  exec,
-			creds: gitlab.RunnerCredentials{URL: rc.URL, Token: rc.Token, SystemID: opts.SystemID},
-			slots: newSlots(rc.Limit),
-		})
+		tok, err := tokenOf(rc, opts.SystemID)
+		if err != nil {
+			return nil, fmt.Errorf("runner %d (%s): %w", i, rc.Name, err)
+		}
+		e := &entry{cfg: rc, coord: coord, exec: exec, systemID: opts.SystemID, slots: newSlots(rc.Limit)}
+		e.token.Store(tok)
+		r.entries = append(r.entries, e)
 		r.metrics.SetLimit(rc.Name, rc.Limit)
 	}
 	return r, nil
@@ -110,6 +147,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	if !r.started.CompareAndSwap(false, true) {
 		return errors.New("runner: Run called twice")
 	}
+	started := time.Now()
 	pollCtx, stopPolling := context.WithCancel(ctx)
 	defer stopPolling()
 	done := ctx.Done()
@@ -122,11 +160,12 @@ func (r *Runner) Run(ctx context.Context) error {
 			a.Adopt(r.adopter(e))
 		}
 	}
-	var pollers sync.WaitGroup
+	var pollers, rotators sync.WaitGroup
 	for _, e := range r.entries {
 		for i := range max(e.cfg.RequestConcurrency, 1) {
 			pollers.Go(func() { r.poll(pollCtx, e, i) })
 		}
+		rotators.Go(func() { r.rotate(pollCtx, e, started) })
 	}
 
 	select {
@@ -136,8 +175,10 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	r.stop()
 	stopPolling()
-	// Pollers hand a job they already got to jobsWG before they return.
+	// Pollers hand a job they already got to jobsWG before they return. A rotation under
+	// way finishes its reset and save first: the process must not exit between the two.
 	pollers.Wait()
+	rotators.Wait()
 
 	if r.settings.leaveJobs {
 		select {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kuberunner/kuberunner/config"
 	"github.com/kuberunner/kuberunner/coordinator"
@@ -82,6 +83,30 @@ func TestRegisterWithLegacyRegistrationToken(t *testing.T) {
 	}
 	if r, ok := cfg.Runner("legacy"); !ok || r.Token != rs[0].Token {
 		t.Errorf("saved runner %+v does not hold the token GitLab issued", r)
+	}
+}
+
+// A token with an expiry is saved with the time it was obtained, which rotation needs.
+func TestRegisterRecordsTokenTimes(t *testing.T) {
+	srv, url := coordinatortest.Start(t, coordinator.Options{TokenLifetime: 90 * 24 * time.Hour})
+	token := srv.AddRunner(coordinator.RunnerSpec{RunUntagged: true})
+	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
+	before := time.Now().Truncate(time.Second)
+	if _, errOut, code := runCLI(t, "register", "--config", cfgPath, "--url", url, "--token", token, "--name", "ci"); code != 0 {
+		t.Fatalf("register exit %d: %s", code, errOut)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := cfg.Runner("ci")
+	want := srv.Runners()[0].TokenExpiresAt.UTC().Format(time.RFC3339)
+	if r.TokenExpiresAt != want {
+		t.Errorf("token_expires_at = %q, want GitLab's %q", r.TokenExpiresAt, want)
+	}
+	obtained, err := time.Parse(time.RFC3339, r.TokenObtainedAt)
+	if err != nil || obtained.Before(before) || obtained.After(time.Now()) {
+		t.Errorf("token_obtained_at = %q (%v), want the time of registration", r.TokenObtainedAt, err)
 	}
 }
 

@@ -116,7 +116,9 @@ func register(ctx context.Context, cmd *cli.Command) error {
 		},
 	}
 	if !reg.TokenExpiresAt.IsZero() {
+		// Obtained now: the rotation of `run` takes the token's lifetime from these two.
 		r.TokenExpiresAt = reg.TokenExpiresAt.UTC().Format(time.RFC3339)
+		r.TokenObtainedAt = time.Now().UTC().Format(time.RFC3339)
 	}
 	cfg.Runners = append(cfg.Runners, r)
 	if err := cfg.Validate(); err != nil {

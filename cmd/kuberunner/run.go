@@ -43,13 +43,11 @@ A second signal cancels running jobs at once.`,
 
 func run(ctx context.Context, cmd *cli.Command) error {
 	path := cmd.String("config")
-	cfg, err := config.Load(path)
+	file, err := config.Load(path)
 	if err != nil {
 		return err
 	}
-	overrideString(&cfg.ListenAddress, cmd.String("listen-address"))
-	overrideString(&cfg.LogLevel, cmd.String("log-level"))
-	overrideString(&cfg.LogFormat, cmd.String("log-format"))
+	cfg := withOverrides(file, cmd.String("listen-address"), cmd.String("log-level"), cmd.String("log-format"))
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -72,6 +70,7 @@ func run(ctx context.Context, cmd *cli.Command) error {
 		SystemID:    systemID,
 		TraceDir:    os.TempDir(),
 		Version:     version,
+		SaveToken:   tokenSaver(path, file),
 	})
 	if err != nil {
 		return err
