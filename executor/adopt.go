@@ -42,21 +42,33 @@ func (a *adopter) get() AdoptFunc {
 // runner process that stopped or died left them to their pods, which ship their traces and
 // report on their own. Nothing comes from that process; the pod, its Secret and its
 // shipper's termination message say which job it is, where its trace is and how it ended.
-// adopt is called in a goroutine of its own for each such pod, once the informer synced and
-// then at every sweep, before the sweep, so the sweep never deletes a pod that still has a
-// job to report.
+// Pods of another replica of the runner are adopted only once its Lease is gone or expired.
+// adopt is called in a goroutine of its own for each such pod, once the informer synced,
+// then every AdoptInterval (a dead replica's pods are not left waiting for a sweep) and at
+// every sweep, before the sweep, so the sweep never deletes a pod that still has a job to
+// report.
 func (k *Kubernetes) Adopt(adopt AdoptFunc) {
 	k.adopter.mu.Lock()
 	k.adopter.adopt = adopt
 	k.adopter.mu.Unlock()
 	go func() {
-		if cache.WaitForCacheSync(k.stop, k.synced) {
+		if !cache.WaitForCacheSync(k.stop, k.synced) {
+			return
+		}
+		tick := time.NewTicker(k.adoptEvery)
+		defer tick.Stop()
+		for {
 			k.adoptOrphans()
+			select {
+			case <-k.stop:
+				return
+			case <-tick.C:
+			}
 		}
 	}()
 }
 
-// adoptOrphans hands every pod nobody follows to the adopter.
+// adoptOrphans hands every pod nobody follows and no live replica owns to the adopter.
 func (k *Kubernetes) adoptOrphans() {
 	adopt := k.adopter.get()
 	if adopt == nil {
@@ -67,12 +79,24 @@ func (k *Kubernetes) adoptOrphans() {
 		k.log.Warn("list job pods to adopt", "runner", k.pc.Runner.Name, "err", err)
 		return
 	}
+	others := &replicas{k: k, now: time.Now()}
 	for _, pod := range pods {
+		if k.feeds.get(pod.Name) != nil || !others.adoptable(pod) {
+			continue // followed here, or by the live replica that created it
+		}
 		feed, ok := k.feeds.claim(pod.Name)
 		if !ok {
 			continue // a Run or an earlier adoption follows it
 		}
-		feed.set(pod, false)
+		// The pod as listed may be older than an event the feed missed before the claim;
+		// the cache read after it is not. An event the feed got meanwhile is newer still.
+		cur, err := k.pods.Get(pod.Name)
+		if err != nil {
+			k.feeds.unsubscribe(pod.Name) // gone since the list
+			continue
+		}
+		pod = cur
+		feed.first(pod)
 		j, handed, err := k.orphan(pod)
 		if err != nil {
 			// The sweep deletes it in time; without its Secret nobody can report it.

@@ -13,10 +13,19 @@ import (
 )
 
 // leftPod creates the objects of a job whose runner went away while its pod ran, as a Run
-// of another process made them, and waits until the informer has the pod.
+// of another process of this replica made them, and waits until the informer has the pod.
 func (h *harness) leftPod() *corev1.Pod {
 	h.t.Helper()
-	objs, err := BuildJob(minimalJob(), h.exec.pc)
+	return h.leftPodOf(h.exec.pc.Manager)
+}
+
+// leftPodOf is leftPod as the replica whose LabelManager is manager made it; "": a runner
+// older than replica labels.
+func (h *harness) leftPodOf(manager string) *corev1.Pod {
+	h.t.Helper()
+	pc := h.exec.pc
+	pc.Manager = manager
+	objs, err := BuildJob(minimalJob(), pc)
 	if err != nil {
 		h.t.Fatal(err)
 	}

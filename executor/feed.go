@@ -94,6 +94,18 @@ func (p *podFeed) set(pod *corev1.Pod, gone bool) {
 	p.changed = make(chan struct{})
 }
 
+// first sets the pod's state unless an event already did: that one is newer.
+func (p *podFeed) first(pod *corev1.Pod) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pod != nil || p.gone {
+		return
+	}
+	p.pod = pod
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
 // snapshot is the pod as last seen (nil before the first event; informer objects are
 // shared: read only), whether it was deleted, and a channel closed at the next change.
 func (p *podFeed) snapshot() (pod *corev1.Pod, gone bool, changed <-chan struct{}) {

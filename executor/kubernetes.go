@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -48,6 +49,14 @@ type Options struct {
 	// SweepInterval is how often leftovers are swept after the sweep at start;
 	// default DefaultSweepInterval.
 	SweepInterval time.Duration
+	// Identity is this replica's name among the replicas of one runner (its pod's name):
+	// its pods carry it (LabelManager) and it renews a Lease under it. Empty: the process
+	// is the runner's only one (a local pipeline); no Lease, no manager label.
+	Identity string
+	// LeaseDuration is how long this replica's Lease stays fresh; default DefaultLeaseDuration.
+	LeaseDuration time.Duration
+	// AdoptInterval is how often Adopt looks for pods to adopt; default DefaultAdoptInterval.
+	AdoptInterval time.Duration
 }
 
 // Kubernetes is the executor: it runs each job as one pod. One value serves every job of
@@ -65,6 +74,11 @@ type Kubernetes struct {
 	stop    chan struct{}
 	swept   chan struct{} // closed when the sweep at start is over
 	adopter adopter
+
+	leaseDuration time.Duration
+	adoptEvery    time.Duration
+	heartbeat     *heartbeat // nil without an Identity
+	closeOnce     sync.Once
 }
 
 // NewKubernetes compiles the runner's Kubernetes configuration, connects to the cluster
@@ -123,14 +137,44 @@ func NewKubernetes(rc config.Runner, opts Options) (*Kubernetes, error) {
 	if opts.SweepInterval <= 0 {
 		opts.SweepInterval = DefaultSweepInterval
 	}
+	if k.leaseDuration = opts.LeaseDuration; k.leaseDuration <= 0 {
+		k.leaseDuration = DefaultLeaseDuration
+	}
+	if k.adoptEvery = opts.AdoptInterval; k.adoptEvery <= 0 {
+		k.adoptEvery = DefaultAdoptInterval
+	}
+	if opts.Identity != "" {
+		k.pc.Manager = labelValue(opts.Identity)
+		lbls := RunnerSelector(rc.Name)
+		lbls[LabelManager] = k.pc.Manager
+		k.heartbeat = &heartbeat{
+			leases:   client.CoordinationV1().Leases(pc.Namespace),
+			name:     LeaseName(rc.Name, opts.Identity),
+			identity: opts.Identity,
+			labels:   lbls,
+			duration: k.leaseDuration,
+			log:      k.log,
+			done:     make(chan struct{}),
+		}
+		go k.heartbeat.run(k.stop)
+	}
 	k.startInformer()
 	go k.sweepPeriodically(opts.SweepInterval)
 	return k, nil
 }
 
-// Close stops the informer and the sweep. Jobs still running lose their pod events: call it only after
-// the last Run returned.
-func (k *Kubernetes) Close() { close(k.stop) }
+// Close stops the informer, the sweep, adoption and the heartbeat, and deletes this
+// replica's Lease, so that the other replicas adopt at once what it leaves to its pods.
+// Jobs still running lose their pod events: call it only after the last Run returned.
+// Calls after the first do nothing.
+func (k *Kubernetes) Close() {
+	k.closeOnce.Do(func() {
+		close(k.stop)
+		if k.heartbeat != nil {
+			k.heartbeat.release()
+		}
+	})
+}
 
 func (k *Kubernetes) startInformer() {
 	selector := labels.SelectorFromSet(RunnerSelector(k.pc.Runner.Name)).String()

@@ -17,7 +17,10 @@ const (
 	LabelRunnerID   = "kuberunner.io/runner-id"
 	LabelProjectID  = "kuberunner.io/project-id"
 	LabelPipelineID = "kuberunner.io/pipeline-id"
-	ManagedBy       = "kuberunner"
+	// LabelManager names the replica that created a pod (its Identity, label-safe), so that
+	// the other replicas of the runner leave it alone while that replica's Lease is fresh.
+	LabelManager = "kuberunner.io/manager"
+	ManagedBy    = "kuberunner"
 
 	AnnotationJobName = "kuberunner.io/job-name"
 	AnnotationProject = "kuberunner.io/project"
@@ -38,6 +41,9 @@ func (pc *PodConfig) podLabels(job *jobspec.Job, public jobspec.Variables) map[s
 	labels[LabelPipelineID] = strconv.FormatInt(job.JobInfo.PipelineID, 10)
 	if pc.Runner.ID != 0 {
 		labels[LabelRunnerID] = strconv.FormatInt(pc.Runner.ID, 10)
+	}
+	if pc.Manager != "" {
+		labels[LabelManager] = pc.Manager
 	}
 	return labels
 }

@@ -31,6 +31,12 @@ type harness struct {
 
 func newHarness(t *testing.T, unsched time.Duration, objects ...runtime.Object) *harness {
 	t.Helper()
+	return newHarnessOpts(t, Options{UnschedulableTimeout: unsched}, objects...)
+}
+
+// newHarnessOpts is newHarness with the executor's Options; Client and Logs are the harness's.
+func newHarnessOpts(t *testing.T, opts Options, objects ...runtime.Object) *harness {
+	t.Helper()
 	client := fake.NewClientset(objects...)
 	// A graceful delete only marks the pod, as the API server does while the kubelet stops it.
 	client.PrependReactor("delete", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
@@ -50,7 +56,8 @@ func newHarness(t *testing.T, unsched time.Duration, objects ...runtime.Object) 
 	rc := config.Runner{Name: "r1", URL: "https://gitlab.example.com", Kubernetes: config.Kubernetes{
 		Namespace: "ci", HelperImage: "helper:1", GracefulCancelTimeout: config.Duration(20 * time.Second),
 	}}
-	k, err := NewKubernetes(rc, Options{Client: client, Logs: logs, UnschedulableTimeout: unsched})
+	opts.Client, opts.Logs = client, logs
+	k, err := NewKubernetes(rc, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
