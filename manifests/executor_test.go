@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -16,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
+	"k8s.io/utils/ptr"
 
 	"github.com/kuberunner/kuberunner/config"
 	"github.com/kuberunner/kuberunner/executor"
@@ -92,6 +94,9 @@ func runJobUnderRoles(t *testing.T, job *jobspec.Job, kc config.Kubernetes, role
 	})
 	enf := manifests.NewEnforcer(roles...)
 	enf.Install(&c.Fake)
+	// A running pod of another, live replica of the runner, which the executor judges at
+	// every adoption pass (listing the Leases) and leaves alone.
+	other := otherReplica(t, c, kc.Namespace)
 	pods, err := c.Tracker().Watch(podsResource, kc.Namespace)
 	if err != nil {
 		t.Fatal(err)
@@ -99,11 +104,18 @@ func runJobUnderRoles(t *testing.T, job *jobspec.Job, kc config.Kubernetes, role
 	defer pods.Stop()
 
 	rc := config.Runner{Name: "r1", URL: "https://gitlab.example.com", Kubernetes: kc}
-	k, err := executor.NewKubernetes(rc, executor.Options{Client: c})
+	k, err := executor.NewKubernetes(rc, executor.Options{Client: c, Identity: "kuberunner-5f7c9-aaaaa",
+		LeaseDuration: time.Second, AdoptInterval: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer k.Close()
+	k.Adopt(func(_ *jobspec.Job, _ jobpod.Trace, follow executor.FollowFunc) {
+		t.Errorf("adopted the pod of a live replica")
+		ctx, cancel := context.WithCancelCause(context.Background())
+		cancel(jobspec.ErrLeftToPod)
+		follow(ctx, discardTrace{io.Discard}, nil)
+	})
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -136,10 +148,61 @@ func runJobUnderRoles(t *testing.T, job *jobspec.Job, kc config.Kubernetes, role
 	if err := k.Sweep(ctx, time.Now()); err != nil {
 		t.Errorf("sweep: %v", err)
 	}
+	// The heartbeat renewed the replica's Lease and an adoption pass judged the other
+	// replica's pod; Close deletes the Lease.
+	for !called(c, "update", "leases") || !called(c, "list", "leases") {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no Lease renewal or list; refused so far: %v", enf.Denied())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	k.Close()
+	if !called(c, "delete", "leases") {
+		t.Error("Close did not delete the replica's Lease")
+	}
+	if _, err := c.Tracker().Get(podsResource, other.Namespace, other.Name); err != nil {
+		t.Errorf("the live replica's pod: %v", err)
+	}
 	if diff := cmp.Diff([]string(nil), enf.Denied()); diff != "" {
 		t.Errorf("requests the Roles refused (-want +got):\n%s", diff)
 	}
 	return c
+}
+
+// otherReplica puts a running pod of another replica of runner r1 and its fresh Lease in
+// namespace ns, as that replica made them.
+func otherReplica(t *testing.T, c *fake.Clientset, ns string) *corev1.Pod {
+	t.Helper()
+	const identity = "kuberunner-5f7c9-bbbbb"
+	lbls := executor.RunnerSelector("r1")
+	lbls[executor.LabelManager] = identity
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: executor.PodName(41), Namespace: ns, Labels: lbls,
+			CreationTimestamp: metav1.NewTime(time.Now().Add(-time.Hour))},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning},
+	}
+	lease := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Name: executor.LeaseName("r1", identity), Namespace: ns, Labels: lbls},
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(identity), LeaseDurationSeconds: ptr.To[int32](3600),
+			RenewTime: &metav1.MicroTime{Time: time.Now()}},
+	}
+	for _, o := range []runtime.Object{pod, lease} {
+		if err := c.Tracker().Add(o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return pod
+}
+
+// called: the executor made a call of verb on resource.
+func called(c *fake.Clientset, verb, resource string) bool {
+	for _, a := range c.Actions() {
+		if a.GetVerb() == verb && a.GetResource().Resource == resource {
+			return true
+		}
+	}
+	return false
 }
 
 func createdPod(ctx context.Context, t *testing.T, w watch.Interface, done <-chan jobspec.Result, enf *manifests.Enforcer) *corev1.Pod {

@@ -25,7 +25,8 @@ func role(t *testing.T) *rbacv1.Role {
 	return r
 }
 
-// grant is one (verb, resource) pair a Role allows, the resource as RBAC spells it ("pods/log").
+// grant is one (verb, resource) pair a Role allows, the resource as RBAC spells it ("pods/log"),
+// followed by its API group outside the core group ("leases.coordination.k8s.io").
 type grant struct{ Verb, Resource string }
 
 func sortGrants(gs []grant) []grant {
@@ -36,7 +37,7 @@ func sortGrants(gs []grant) []grant {
 }
 
 // grants breaks rules down to single (verb, resource) pairs, failing on anything that is
-// not a plain grant in the core group.
+// not a plain grant in the core group or coordination.k8s.io (replicas' Leases).
 func grants(t *testing.T, rules []rbacv1.PolicyRule) []grant {
 	t.Helper()
 	var out []grant
@@ -45,21 +46,30 @@ func grants(t *testing.T, rules []rbacv1.PolicyRule) []grant {
 			t.Errorf("rule %v: nonResourceURLs or resourceNames; the Role should have neither", r)
 		}
 		for _, sub := range validation.BreakdownRule(r) {
-			if sub.APIGroups[0] != "" {
-				t.Errorf("rule %v: API group %q; the runner only uses the core group", r, sub.APIGroups[0])
+			res := sub.Resources[0]
+			switch g := sub.APIGroups[0]; g {
+			case "":
+			case "coordination.k8s.io":
+				res += "." + g
+			default:
+				t.Errorf("rule %v: API group %q; the runner only uses the core group and coordination.k8s.io", r, g)
 			}
-			out = append(out, grant{sub.Verbs[0], sub.Resources[0]})
+			out = append(out, grant{sub.Verbs[0], res})
 		}
 	}
 	return sortGrants(out)
 }
 
 // wantGrants are the executor's calls in the jobs' namespace (executor/objects.go, the pod
-// informer, the log follower, the event reader), and no others.
+// informer, the log follower, the event reader, the replica's Lease in executor/lease.go),
+// and no others.
 var wantGrants = sortGrants([]grant{
 	{"create", "pods"}, {"delete", "pods"}, {"get", "pods"}, {"list", "pods"}, {"watch", "pods"},
 	{"get", "pods/log"},
 	{"create", "secrets"}, {"update", "secrets"}, {"delete", "secrets"}, {"list", "secrets"},
+	{"create", "leases.coordination.k8s.io"}, {"get", "leases.coordination.k8s.io"},
+	{"update", "leases.coordination.k8s.io"}, {"delete", "leases.coordination.k8s.io"},
+	{"list", "leases.coordination.k8s.io"},
 })
 
 func TestRoleGrantsExactlyWhatTheRunnerUses(t *testing.T) {
@@ -100,6 +110,9 @@ func TestRoleRefusesDangerousAccess(t *testing.T) {
 		{"escalate", "rbac.authorization.k8s.io", "roles"},
 		{"impersonate", "", "serviceaccounts"},
 		{"create", "apps", "deployments"},
+		{"watch", "coordination.k8s.io", "leases"},
+		{"patch", "coordination.k8s.io", "leases"},
+		{"deletecollection", "coordination.k8s.io", "leases"},
 	}
 	for _, f := range forbidden {
 		if manifests.Allowed(r.Rules, f.verb, f.group, f.resource, "") {
