@@ -21,6 +21,20 @@ type Adopter interface {
 		follow func(ctx context.Context, log io.Writer, graceful <-chan struct{}) jobspec.Result))
 }
 
+// Closer is an executor that holds something for as long as the runner runs: the
+// Kubernetes executor's informer and its replica's Lease. Run closes it once no job of this
+// process follows a pod any more; with shutdown_jobs: leave, the Lease's deletion lets the
+// runner's other replicas adopt the jobs left to their pods at once, not once it expired.
+type Closer interface{ Close() }
+
+func (r *Runner) closeExecutors() {
+	for _, e := range r.entries {
+		if c, ok := e.exec.(Closer); ok {
+			c.Close()
+		}
+	}
+}
+
 // adopter takes on the left jobs of entry e as jobs of this process: followed to their end,
 // their trace taken back and their final state sent when their pod could not, or left again
 // should this process stop too.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,6 +38,47 @@ func TestShutdownLeavesJobsToTheirPods(t *testing.T) {
 	}
 	if run := exec.Runs()[0]; !errors.Is(run.Cause, jobspec.ErrLeftToPod) {
 		t.Errorf("executor context ended with %v, want %v", run.Cause, jobspec.ErrLeftToPod)
+	}
+}
+
+// closingExecutor records when it was closed and whether every job's Run had returned by then.
+type closingExecutor struct {
+	*runnertest.Executor
+	closes    atomic.Int32
+	runsEnded atomic.Bool
+}
+
+func (e *closingExecutor) Close() {
+	e.closes.Add(1)
+	ended := true
+	for _, r := range e.Runs() {
+		ended = ended && !r.Ended.IsZero()
+	}
+	e.runsEnded.Store(ended)
+}
+
+// TestShutdownClosesTheExecutor: a runner that leaves its jobs closes its executor (which
+// deletes its replica's Lease, so other replicas adopt them at once) once, and only after
+// its own Runs stopped following their pods.
+func TestShutdownClosesTheExecutor(t *testing.T) {
+	coord := newFakeCoord()
+	exec := &closingExecutor{Executor: &runnertest.Executor{Script: runnertest.Script{Loop: true}}}
+	h := newHarness(t, testConfig(testRunnerEntry("r1")), coord, exec.Executor, func(o *Options) {
+		o.Config.ShutdownJobs = config.ShutdownLeave
+		o.Executor = func(config.Runner) (Executor, error) { return exec, nil }
+	})
+	coord.enqueue(testJob(1))
+	h.start(t)
+	if err := exec.WaitFor(waitCtx(t), func(rs []runnertest.Run) bool { return len(rs) == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	if n := exec.closes.Load(); n != 0 {
+		t.Fatalf("closed %d times while running", n)
+	}
+	h.stop()
+	h.wait(t)
+	if n := exec.closes.Load(); n != 1 || !exec.runsEnded.Load() {
+		t.Errorf("closed %d times, after the Runs ended: %v; want once, after", n, exec.runsEnded.Load())
 	}
 }
 

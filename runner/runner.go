@@ -147,6 +147,8 @@ func (r *Runner) Run(ctx context.Context) error {
 	if !r.started.CompareAndSwap(false, true) {
 		return errors.New("runner: Run called twice")
 	}
+	// Last, once no job of this process follows a pod any more.
+	defer r.closeExecutors()
 	started := time.Now()
 	pollCtx, stopPolling := context.WithCancel(ctx)
 	defer stopPolling()

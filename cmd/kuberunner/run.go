@@ -64,7 +64,7 @@ func run(ctx context.Context, cmd *cli.Command) error {
 	r, err := runner.New(runner.Options{
 		Config:      cfg,
 		Coordinator: coordinatorFor(m),
-		Executor:    newExecutor,
+		Executor:    newReplicaExecutor,
 		Metrics:     m,
 		Logger:      logger,
 		SystemID:    systemID,
