@@ -52,6 +52,7 @@ func TestRoleOnCluster(t *testing.T) {
 	for _, f := range []struct{ verb, resource, sub string }{
 		{"create", "pods", "exec"}, {"get", "pods", "exec"}, {"create", "pods", "attach"},
 		{"get", "secrets", ""}, {"patch", "pods", ""}, {"list", "nodes", ""},
+		{"watch", "leases.coordination.k8s.io", ""}, {"patch", "leases.coordination.k8s.io", ""},
 	} {
 		if allowed(ctx, t, c, ns, f.verb, f.resource, f.sub) {
 			t.Errorf("the runner may %s %s/%s", f.verb, f.resource, f.sub)
@@ -153,9 +154,11 @@ func runnerClient(ctx context.Context, t *testing.T, admin kubernetes.Interface,
 // allowed asks the API server whether c may do verb on resource/sub in ns.
 func allowed(ctx context.Context, t *testing.T, c kubernetes.Interface, ns, verb, resource, sub string) bool {
 	t.Helper()
+	// A grant names a resource outside the core group with its group: "leases.coordination.k8s.io".
+	resource, group, _ := strings.Cut(resource, ".")
 	rev, err := c.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authzv1.SelfSubjectAccessReview{
 		Spec: authzv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authzv1.ResourceAttributes{
-			Namespace: ns, Verb: verb, Resource: resource, Subresource: sub,
+			Namespace: ns, Verb: verb, Group: group, Resource: resource, Subresource: sub,
 		}},
 	}, metav1.CreateOptions{})
 	if err != nil {
