@@ -85,6 +85,14 @@ func (f *fakeHandover) String() string {
 	return f.log.String()
 }
 
+// restartedShipper is a shipper that exited after delivering st and runs again.
+func restartedShipper(st jobpod.ShipperState) corev1.ContainerStatus {
+	cs := shipperEnded(st)
+	cs.LastTerminationState, cs.State = cs.State, corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}
+	cs.RestartCount = 1
+	return cs
+}
+
 // shipperEnded is the shipper's terminated status with st as its termination message.
 func shipperEnded(st jobpod.ShipperState) corev1.ContainerStatus {
 	b, _ := json.Marshal(st)

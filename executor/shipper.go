@@ -79,18 +79,25 @@ func setTrace(secret *corev1.Secret, t jobpod.Trace) error {
 	return nil
 }
 
-// shipperState reads the shipper's termination message; ended says it has terminated.
+// shipperState reads the shipper's termination message; ended says it has terminated, or
+// ended once after delivering the final state (the kubelet restarts a sidecar that exits,
+// and the restarted one only waits for the end).
 func shipperState(pod *corev1.Pod) (st jobpod.ShipperState, known, ended bool) {
 	cs := containerStatus(pod.Status.InitContainerStatuses, jobpod.ShipperContainer)
 	if cs == nil {
 		return st, false, false
 	}
-	t := cs.State.Terminated
-	if t == nil {
-		return st, false, false
+	if t := cs.State.Terminated; t != nil {
+		known = t.Message != "" && json.Unmarshal([]byte(t.Message), &st) == nil
+		return st, known, true
 	}
-	known = t.Message != "" && json.Unmarshal([]byte(t.Message), &st) == nil
-	return st, known, true
+	if t := cs.LastTerminationState.Terminated; t != nil && t.Message != "" {
+		var last jobpod.ShipperState
+		if json.Unmarshal([]byte(t.Message), &last) == nil && (last.Reported || last.Gone) {
+			return last, true, true
+		}
+	}
+	return st, false, false
 }
 
 // shipperStarted reports whether the shipper ever ran: if not, the pod shipped nothing.

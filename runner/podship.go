@@ -76,6 +76,14 @@ func ShipPod(ctx context.Context, stop <-chan struct{}, o PodShipOptions) error 
 	if err := p.record(); err != nil {
 		return err
 	}
+	if p.state.Reported || p.state.Gone {
+		// Done: exiting puts the state in the termination message now, so the runner
+		// cleans up at once instead of waiting for services that are slow to stop (the
+		// kubelet stops this sidecar last). The kubelet restarts it; the restart only
+		// waits for the end (above).
+		return nil
+	}
+	// The runner reports; it reads this state once the kubelet stops the shipper.
 	<-stop
 	return nil
 }

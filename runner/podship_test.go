@@ -111,8 +111,10 @@ func TestShipPodDeliversTheTraceAndTheFinalState(t *testing.T) {
 	writeJSON(t, filepath.Join(d.trace, jobpod.TraceVerdict), jobpod.Verdict{ExitCode: 0})
 
 	final := waitFinalAt(t, coord, 7)
-	close(stop)
+	// Once the final state is delivered the shipper exits by itself, so its termination
+	// message reaches the runner without waiting for the pod's other sidecars to stop.
 	waitShipPod(t, done)
+	close(stop)
 
 	got := coord.trace(7)
 	want := d.prologue + out.String() + "\x1b[32;1mJob succeeded\x1b[0;m\n"
