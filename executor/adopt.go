@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/kuberunner/kuberunner/executor/jobpod"
@@ -30,6 +31,24 @@ type AdoptFunc = func(job *jobspec.Job, handed jobpod.Trace, follow FollowFunc)
 type adopter struct {
 	mu    sync.Mutex
 	adopt AdoptFunc
+	// unadoptable holds pods that can never be adopted (their Secret is gone or unreadable),
+	// so every pass does not warn about them again until the sweep removes them.
+	unadoptable map[types.UID]bool
+}
+
+func (a *adopter) skip(uid types.UID) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.unadoptable[uid]
+}
+
+func (a *adopter) giveUp(uid types.UID) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.unadoptable == nil {
+		a.unadoptable = map[types.UID]bool{}
+	}
+	a.unadoptable[uid] = true
 }
 
 func (a *adopter) get() AdoptFunc {
@@ -81,7 +100,7 @@ func (k *Kubernetes) adoptOrphans() {
 	}
 	others := &replicas{k: k, now: time.Now()}
 	for _, pod := range pods {
-		if k.feeds.get(pod.Name) != nil || !others.adoptable(pod) {
+		if k.feeds.get(pod.Name) != nil || k.adopter.skip(pod.UID) || !others.adoptable(pod) {
 			continue // followed here, or by the live replica that created it
 		}
 		feed, ok := k.feeds.claim(pod.Name)
@@ -99,9 +118,12 @@ func (k *Kubernetes) adoptOrphans() {
 		feed.first(pod)
 		j, handed, err := k.orphan(pod)
 		if err != nil {
-			// The sweep deletes it in time; without its Secret nobody can report it.
-			k.log.Warn("cannot adopt job pod", "pod", pod.Name, "err", err)
 			k.feeds.unsubscribe(pod.Name)
+			if errors.Is(err, errUnadoptable) {
+				// The sweep deletes it in time; without its Secret nobody can report it.
+				k.adopter.giveUp(pod.UID)
+			}
+			k.log.Warn("cannot adopt job pod", "pod", pod.Name, "err", err)
 			continue
 		}
 		k.log.Info("adopting job pod", "pod", pod.Name, "job", j.job.ID)
@@ -117,6 +139,9 @@ func (k *Kubernetes) adoptOrphans() {
 		})
 	}
 }
+
+// errUnadoptable marks a pod no later pass can adopt either.
+var errUnadoptable = errors.New("cannot be adopted")
 
 // orphan rebuilds what a Run knew of a pod's job from the pod and its Secret. Deploy access
 // is not rebuilt: the sweep removes it once the pod is gone.
@@ -135,18 +160,18 @@ func (k *Kubernetes) orphan(pod *corev1.Pod) (*jobRun, jobpod.Trace, error) {
 		}
 	}
 	if secret == nil {
-		return nil, jobpod.Trace{}, errors.New("the job's secret is gone")
+		return nil, jobpod.Trace{}, fmt.Errorf("%w: the job's secret is gone", errUnadoptable)
 	}
 	var job jobspec.Job
 	var cfg jobpod.Config
 	if err := json.Unmarshal(secret.Data[jobpod.JobFile], &job); err != nil {
-		return nil, jobpod.Trace{}, fmt.Errorf("decode the job: %w", err)
+		return nil, jobpod.Trace{}, fmt.Errorf("%w: decode the job: %w", errUnadoptable, err)
 	}
 	if err := json.Unmarshal(secret.Data[jobpod.ConfigFile], &cfg); err != nil {
-		return nil, jobpod.Trace{}, fmt.Errorf("decode the agent config: %w", err)
+		return nil, jobpod.Trace{}, fmt.Errorf("%w: decode the agent config: %w", errUnadoptable, err)
 	}
 	if cfg.Trace == nil {
-		return nil, jobpod.Trace{}, errors.New("the pod does not ship its trace (an older runner's)")
+		return nil, jobpod.Trace{}, fmt.Errorf("%w: the pod does not ship its trace (an older runner's)", errUnadoptable)
 	}
 	j := &jobRun{k: k, job: &job, pod: pod, objs: &JobObjects{Pod: pod, Secret: secret}}
 	return j, *cfg.Trace, nil

@@ -2,6 +2,8 @@ package executor
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kuberunner/kuberunner/executor/jobpod"
+	"github.com/kuberunner/kuberunner/internal/testio"
 	"github.com/kuberunner/kuberunner/jobspec"
 )
 
@@ -117,5 +120,27 @@ func TestAdoptFollowsLeftPods(t *testing.T) {
 			}
 			h.assertClean()
 		})
+	}
+}
+
+// TestAdoptGivesUpOnAPodWithoutItsSecret: a left pod whose Secret is gone cannot be adopted
+// by this pass or any later one: it is said once, not at every pass until the sweep.
+func TestAdoptGivesUpOnAPodWithoutItsSecret(t *testing.T) {
+	logs := &testio.Buffer{}
+	h := newHarnessOpts(t, Options{UnschedulableTimeout: time.Minute, AdoptInterval: 10 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	pod := h.leftPod()
+	if err := h.client.CoreV1().Secrets("ci").Delete(context.Background(), podSecretName(pod), metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got := h.adopt()
+	time.Sleep(300 * time.Millisecond) // some thirty passes
+	select {
+	case a := <-got:
+		t.Fatalf("a pod without its Secret was adopted: %+v", a.job)
+	default:
+	}
+	if n := strings.Count(logs.String(), "cannot adopt job pod"); n != 1 {
+		t.Errorf("said %d times that the pod cannot be adopted, want once:\n%s", n, logs.String())
 	}
 }
