@@ -137,7 +137,13 @@ func (h *harness) wait(t *testing.T) {
 // waitFinal waits for the final state of job id at the fake.
 func (h *harness) waitFinal(t *testing.T, id int64) gitlab.UpdateJobRequest {
 	t.Helper()
-	err := h.coord.waitFor(waitCtx(t), func(f *fakeCoord) bool {
+	return waitFinalAt(t, h.coord, id)
+}
+
+// waitFinalAt waits for the final state of job id at the fake coordinator.
+func waitFinalAt(t *testing.T, coord *fakeCoord, id int64) gitlab.UpdateJobRequest {
+	t.Helper()
+	err := coord.waitFor(waitCtx(t), func(f *fakeCoord) bool {
 		for _, u := range f.updates[id] {
 			if u.State != gitlab.StateRunning {
 				return true
@@ -148,7 +154,7 @@ func (h *harness) waitFinal(t *testing.T, id int64) gitlab.UpdateJobRequest {
 	if err != nil {
 		t.Fatalf("job %d: no final state: %v", id, err)
 	}
-	final, _ := h.coord.finalState(id)
+	final, _ := coord.finalState(id)
 	return final
 }
 

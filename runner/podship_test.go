@@ -209,20 +209,3 @@ func TestShipPodPassesTheCancelToTheAgent(t *testing.T) {
 	close(stop)
 	waitShipPod(t, done)
 }
-
-func waitFinalAt(t *testing.T, coord *fakeCoord, id int64) gitlab.UpdateJobRequest {
-	t.Helper()
-	err := coord.waitFor(waitCtx(t), func(f *fakeCoord) bool {
-		for _, u := range f.updates[id] {
-			if u.State != gitlab.StateRunning {
-				return true
-			}
-		}
-		return false
-	})
-	if err != nil {
-		t.Fatalf("job %d: no final state: %v", id, err)
-	}
-	final, _ := coord.finalState(id)
-	return final
-}
