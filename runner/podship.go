@@ -136,7 +136,7 @@ func newPodShip(o PodShipOptions) (*podShip, error) {
 	p.sh.onAbort = func() { p.touch(jobpod.TraceCancel) }
 	p.sh.onProgress = func(sent int64, crc uint32) {
 		p.state.Offset, p.state.CRC, p.state.Consumed = sent, crc, src.consumed(sent)
-		_ = p.writeState(p.path(jobpod.TraceProgress))
+		_ = p.writeProgress()
 	}
 	return p, nil
 }
@@ -194,23 +194,23 @@ func (p *podShip) report(ctx context.Context, res jobspec.Result) {
 
 // record leaves the state for a restarted shipper and, as the termination message, for the runner.
 func (p *podShip) record() error {
-	return errors.Join(p.writeState(p.path(jobpod.TraceProgress)), p.writeState(p.o.TerminationLog))
+	err := p.writeProgress()
+	// The termination log is a bind mount: it cannot be renamed over, and the kubelet reads
+	// it only once the container has exited.
+	b, jerr := json.Marshal(p.state)
+	if jerr == nil {
+		jerr = os.WriteFile(p.o.TerminationLog, b, 0o644)
+	}
+	if jerr != nil {
+		jerr = fmt.Errorf("record the shipper's state: %w", jerr)
+	}
+	return errors.Join(err, jerr)
 }
 
-func (p *podShip) writeState(path string) error {
-	b, err := json.Marshal(p.state)
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if strings.HasPrefix(path, "/dev/") {
-		tmp = path // the termination log is a bind mount: it cannot be renamed over
-	}
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+// writeProgress leaves the state where the agent (backpressure) and a restarted shipper read it.
+func (p *podShip) writeProgress() error {
+	if err := jobpod.WriteJSON(p.path(jobpod.TraceProgress), p.state); err != nil {
 		return fmt.Errorf("record the shipper's state: %w", err)
-	}
-	if tmp != path {
-		return os.Rename(tmp, path)
 	}
 	return nil
 }

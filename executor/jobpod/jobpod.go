@@ -5,6 +5,11 @@
 // stays free of the agent's GitLab client and the agent of client-go.
 package jobpod
 
+import (
+	"encoding/json"
+	"os"
+)
+
 // Where things are inside a job pod.
 const (
 	// JobDir holds the per-job Secret: JobFile and ConfigFile, read-only.
@@ -123,4 +128,17 @@ type ShipperState struct {
 	State    string `json:"state,omitempty"`
 	Reason   string `json:"reason,omitempty"`
 	ExitCode int    `json:"exit_code,omitempty"`
+}
+
+// WriteJSON writes v to path whole or not at all (by rename), so the other side of the
+// trace volume never reads a half-written verdict or progress.
+func WriteJSON(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path+".tmp", b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(path+".tmp", path)
 }

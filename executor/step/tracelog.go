@@ -77,15 +77,10 @@ func (t *traceFile) Close() error { return t.f.Close() }
 
 // writeVerdict leaves the agent's verdict for the shipper, complete or not at all.
 func writeVerdict(dir string, v jobpod.Verdict) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	path := filepath.Join(dir, jobpod.TraceVerdict)
-	if err := os.WriteFile(path+".tmp", b, 0o644); err != nil {
+	if err := jobpod.WriteJSON(filepath.Join(dir, jobpod.TraceVerdict), v); err != nil {
 		return fmt.Errorf("write the verdict: %w", err)
 	}
-	return os.Rename(path+".tmp", path)
+	return nil
 }
 
 // watchCancel cancels the returned context with errJobCanceled once the shipper says GitLab
