@@ -2,9 +2,7 @@ package runner
 
 import (
 	"context"
-	"errors"
 	"io"
-	"runtime/debug"
 	"time"
 
 	"github.com/kuberunner/kuberunner/executor/jobpod"
@@ -69,13 +67,7 @@ func (r *Runner) adoptJob(e *entry, job *jobspec.Job, handed jobpod.Trace, follo
 	defer t.close()
 	t.h.owner, t.h.handed = ownerPod, jobpod.ShipperState{Offset: handed.Offset, CRC: handed.CRC}
 	res := func() (res jobspec.Result) {
-		defer func() {
-			if p := recover(); p != nil {
-				log.Error("executor panicked", "stack", string(debug.Stack()))
-				r.metrics.Error("error")
-				res = jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: errors.New("executor panicked")}
-			}
-		}()
+		defer r.survivePanic(log, &res)
 		return follow(t.execCtx, t.h, t.graceful)
 	}()
 	res, out := t.finish(ctx, res)

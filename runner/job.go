@@ -210,13 +210,7 @@ func (r *Runner) runExecutor(ctx context.Context, e *entry, job *jobspec.Job, lo
 		ctx, cancel = context.WithTimeoutCause(ctx, time.Duration(t)*time.Second, errTimeout)
 		defer cancel()
 	}
-	defer func() {
-		if p := recover(); p != nil {
-			logger.Error("executor panicked", "stack", string(debug.Stack()))
-			r.metrics.Error("error")
-			res = jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: errors.New("executor panicked")}
-		}
-	}()
+	defer r.survivePanic(logger, &res)
 	res = e.exec.Run(ctx, job, log, graceful)
 	// Timeout is judged here, where its context still exists.
 	if !res.Success() && errors.Is(context.Cause(ctx), errTimeout) {
@@ -224,6 +218,16 @@ func (r *Runner) runExecutor(ctx context.Context, e *entry, job *jobspec.Job, lo
 			Err: fmt.Errorf("execution took longer than %v", time.Duration(job.RunnerInfo.Timeout)*time.Second)}
 	}
 	return res
+}
+
+// survivePanic, deferred around an executor call, turns its panic into a system failure of
+// that one job, so it does not take every other job down with it.
+func (r *Runner) survivePanic(logger *slog.Logger, res *jobspec.Result) {
+	if p := recover(); p != nil {
+		logger.Error("executor panicked", "stack", string(debug.Stack()))
+		r.metrics.Error("error")
+		*res = jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: errors.New("executor panicked")}
+	}
 }
 
 // explain turns an executor failure caused by the runner's own abort into runner_system_failure,
