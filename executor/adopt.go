@@ -129,7 +129,7 @@ func (k *Kubernetes) adoptOrphans() {
 		k.log.Info("adopting job pod", "pod", pod.Name, "job", j.job.ID)
 		go adopt(j.job, handed, func(ctx context.Context, log io.Writer, graceful <-chan struct{}) jobspec.Result {
 			defer k.feeds.unsubscribe(pod.Name)
-			j.out, j.log = &lockedWriter{w: log}, log
+			j.log = log
 			h, ok := log.(TraceHandover)
 			if !ok {
 				return jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: errors.New("the job log cannot be taken back from the pod")}

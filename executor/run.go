@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -27,7 +26,7 @@ const shipperTimeout = 30 * time.Second
 // Run runs job as one pod and returns how it ended; see runner.Executor. The pod and its
 // Secret are gone when Run returns, whatever happened.
 func (k *Kubernetes) Run(ctx context.Context, job *jobspec.Job, log io.Writer, graceful <-chan struct{}) jobspec.Result {
-	j := &jobRun{k: k, job: job, out: &lockedWriter{w: log}, log: log}
+	j := &jobRun{k: k, job: job, log: log}
 	return j.run(ctx, graceful)
 }
 
@@ -35,8 +34,7 @@ func (k *Kubernetes) Run(ctx context.Context, job *jobspec.Job, log io.Writer, g
 type jobRun struct {
 	k    *Kubernetes
 	job  *jobspec.Job
-	out  io.Writer // the job log, serialised
-	log  io.Writer // the job log as given, for its TraceHandover
+	log  io.Writer // the job log, also its TraceHandover; written from the Run goroutine only
 	objs *JobObjects
 	pod  *corev1.Pod // as created
 }
@@ -261,20 +259,8 @@ func (j *jobRun) section(name, header string, fn func()) {
 	j.printf("%s", trace.SectionEnd(name))
 }
 
-func (j *jobRun) printf(format string, args ...any) { fmt.Fprintf(j.out, format, args...) }
+func (j *jobRun) printf(format string, args ...any) { fmt.Fprintf(j.log, format, args...) }
 
 func (j *jobRun) warnf(format string, args ...any) {
 	j.printf(trace.ANSIBoldYellow+"WARNING: "+format+trace.ANSIReset+"\n", args...)
-}
-
-// lockedWriter serialises the log follower's writes and the executor's own lines.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
