@@ -55,9 +55,10 @@ type Runner struct {
 	RequestConcurrency int `yaml:"request_concurrency"`
 	// OutputLimit is the trace size cap in KiB, as gitlab-runner's output_limit.
 	OutputLimit int `yaml:"output_limit"`
-	// UnhealthyRequestsLimit is how many job requests in a row may fail (an invalid token,
-	// a GitLab that errs) before a poller pauses for UnhealthyInterval, as gitlab-runner's
-	// keys of the same names; before that it retries with backoff.
+	// UnhealthyRequestsLimit is how many job requests in a row may be refused (401/403: an
+	// invalid or revoked token) before a poller pauses for UnhealthyInterval, as
+	// gitlab-runner's keys of the same names; before that it retries with backoff. Other
+	// failures (5xx, GitLab unreachable) only back off: an outage never pauses polling.
 	UnhealthyRequestsLimit int      `yaml:"unhealthy_requests_limit"`
 	UnhealthyInterval      Duration `yaml:"unhealthy_interval"`
 	// Executor names the executor; only "kubernetes" exists.

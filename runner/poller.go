@@ -16,7 +16,8 @@ import (
 func (r *Runner) poll(ctx context.Context, e *entry, n int) {
 	log := r.log.With("runner", e.cfg.Name, "poller", n)
 	var lastUpdate string
-	failures := 0
+	failures := 0  // failed requests in a row: the backoff's exponent
+	forbidden := 0 // refused ones (401/403) in a row: only these make the poller unhealthy
 	for {
 		s, err := acquireSlot(ctx, e.slots, r.global)
 		if err != nil {
@@ -25,7 +26,7 @@ func (r *Runner) poll(ctx context.Context, e *entry, n int) {
 		start := time.Now()
 		job, lu, err := e.coord.RequestJob(ctx, e.creds(), lastUpdate)
 		if err == nil && job != nil {
-			failures = 0
+			failures, forbidden = 0, 0
 			r.startJob(e, job, s, time.Now())
 			continue
 		}
@@ -40,7 +41,7 @@ func (r *Runner) poll(ctx context.Context, e *entry, n int) {
 		var wait time.Duration
 		switch {
 		case err == nil: // 204: no job for us
-			failures = 0
+			failures, forbidden = 0, 0
 			lastUpdate = lu
 			// Long polling normally makes the server wait; only an answer faster than
 			// check_interval (no long polling in front of GitLab) needs a pause here.
@@ -52,9 +53,13 @@ func (r *Runner) poll(ctx context.Context, e *entry, n int) {
 			// Without even an id and token the job cannot be failed; GitLab will time it out.
 			log.Error("unreadable job payload dropped", "err", err)
 			r.metrics.Error("error")
-		case e.cfg.UnhealthyRequestsLimit > 0 && failures+1 >= e.cfg.UnhealthyRequestsLimit:
-			// As gitlab-runner: only a run of failures makes the runner unhealthy.
-			failures = 0
+		case errors.Is(err, gitlab.ErrForbidden) && e.cfg.UnhealthyRequestsLimit > 0 && forbidden+1 >= e.cfg.UnhealthyRequestsLimit:
+			// Only a run of refusals (a revoked or wrong token) pauses the poller, as it won't
+			// heal by itself. gitlab-runner also pauses for an hour after three connection
+			// errors in a row, so a 30 s GitLab outage stops its runners for an hour; an
+			// outage or 5xx here only backs off (at most Backoff.Max) and polling resumes
+			// as soon as GitLab answers.
+			failures, forbidden = 0, 0
 			wait = e.cfg.UnhealthyInterval.Std()
 			log.Error("job requests keep failing: pausing this poller", "failed_in_a_row", e.cfg.UnhealthyRequestsLimit,
 				"err", err, "retry_in", wait)
@@ -62,11 +67,13 @@ func (r *Runner) poll(ctx context.Context, e *entry, n int) {
 		case errors.Is(err, gitlab.ErrForbidden):
 			wait = r.timing.Backoff.Next(failures)
 			failures++
+			forbidden++
 			log.Error("job request forbidden: the runner token is invalid or revoked", "retry_in", wait)
 			r.metrics.Error("error")
 		default:
 			wait = r.timing.Backoff.Next(failures)
 			failures++
+			forbidden = 0
 			log.Warn("job request failed", "err", err, "retry_in", wait)
 			r.metrics.Error("warn")
 		}
