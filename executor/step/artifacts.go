@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/kuberunner/kuberunner/gitlab"
 	"github.com/kuberunner/kuberunner/jobspec"
@@ -37,6 +38,14 @@ func (a *agent) uploadArtifacts(ctx context.Context, vars jobspec.Variables, sta
 	})
 }
 
+// An upload failing with a 5xx or a lost connection is tried again for about a minute
+// (1 s doubling to 15 s, eight tries): a GitLab restart or a short outage must not lose a
+// job's artifacts. gitlab-runner's uploader gives up after three tries.
+var (
+	uploadBackoff = gitlab.Backoff{Min: time.Second, Max: 15 * time.Second, Factor: 2, Jitter: 0.2}
+	uploadTries   = 8
+)
+
 func (a *agent) uploadArtifact(ctx context.Context, vars jobspec.Variables, art jobspec.Artifact) error {
 	typ := art.ArtifactType
 	if typ == "" {
@@ -64,11 +73,18 @@ func (a *agent) uploadArtifact(ctx context.Context, vars jobspec.Variables, art 
 	if err := writeArchive(tmp, opts.Format, a.cfg.ProjectDir, files); err != nil {
 		return fmt.Errorf("artifacts (%s): %w", typ, err)
 	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	// The file is seekable, so the client can follow a 307 to object storage.
-	if err := a.opts.Artifacts.UploadArtifacts(ctx, a.credentials(), opts, tmp); err != nil {
+	tries := 0
+	err = gitlab.Retry(ctx, uploadBackoff, uploadTries, func(ctx context.Context) error {
+		if tries++; tries > 1 {
+			fmt.Fprintf(a.log, "Uploading %s artifacts again (try %d of %d)\n", typ, tries, uploadTries)
+		}
+		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		// The file is seekable, so the client can follow a 307 to object storage.
+		return a.opts.Artifacts.UploadArtifacts(ctx, a.credentials(), opts, tmp)
+	})
+	if err != nil {
 		return fmt.Errorf("upload artifacts (%s): %w", typ, err)
 	}
 	fmt.Fprintf(a.log, "Uploaded %s artifacts: %d files as %s\n", typ, len(files), opts.Filename)

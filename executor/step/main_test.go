@@ -137,6 +137,8 @@ type fakeArtifacts struct {
 	uploads   []upload
 	downloads map[int64][]byte // job ID -> zip
 	tokens    []string         // tokens used for downloads
+	// failUploads are the errors the next uploads fail with, after reading part of the body.
+	failUploads []error
 }
 
 func (f *fakeArtifacts) DownloadArtifacts(_ context.Context, jc gitlab.JobCredentials, w io.Writer) error {
@@ -152,12 +154,18 @@ func (f *fakeArtifacts) DownloadArtifacts(_ context.Context, jc gitlab.JobCreden
 }
 
 func (f *fakeArtifacts) UploadArtifacts(_ context.Context, jc gitlab.JobCredentials, opts gitlab.ArtifactsOptions, r io.Reader) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.failUploads) > 0 {
+		err := f.failUploads[0]
+		f.failUploads = f.failUploads[1:]
+		_, _ = io.CopyN(io.Discard, r, 10) // a connection lost mid-body
+		return err
+	}
 	b, err := io.ReadAll(r)
 	if err != nil {
 		return err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.uploads = append(f.uploads, upload{opts, jc, b})
 	return nil
 }

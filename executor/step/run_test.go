@@ -2,12 +2,15 @@ package step
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kuberunner/kuberunner/gitlab"
 	"github.com/kuberunner/kuberunner/jobspec"
 )
 
@@ -147,6 +150,44 @@ func TestRunArtifacts(t *testing.T) {
 	}
 	if up.jc.ID != 42 || up.jc.Token != "job-token-s3cr3t" || up.jc.URL != "https://gitlab.example.com" {
 		t.Errorf("upload credentials = {%s %d token-ok:%v}", up.jc.URL, up.jc.ID, up.jc.Token == "job-token-s3cr3t")
+	}
+}
+
+// TestRunArtifactsRetried: an upload lost to a 5xx or a dropped connection is sent again,
+// whole; a refusal is not.
+func TestRunArtifactsRetried(t *testing.T) {
+	defer func(b gitlab.Backoff) { uploadBackoff = b }(uploadBackoff)
+	uploadBackoff = gitlab.Backoff{Min: time.Millisecond, Max: time.Millisecond}
+	transient := fmt.Errorf("POST jobs/:id/artifacts: %w: 502", gitlab.ErrTransient)
+	for _, tc := range []struct {
+		name     string
+		fail     []error
+		wantCode int
+		wantUps  int
+	}{
+		{"two transient failures", []error{transient, transient}, 0, 1},
+		{"refused", []error{gitlab.ErrForbidden}, 1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			job := baseJob("echo a > a.txt")
+			job.Artifacts = []jobspec.Artifact{{Paths: []string{"a.txt"}, When: jobspec.WhenOnSuccess}}
+			e := newEnv(t, job)
+			e.artifacts.failUploads = tc.fail
+			if code := Run(context.Background(), e.options()); code != tc.wantCode {
+				t.Fatalf("exit code %d, want %d; log:\n%s", code, tc.wantCode, e.log.String())
+			}
+			if len(e.artifacts.uploads) != tc.wantUps {
+				t.Fatalf("%d uploads arrived, want %d; log:\n%s", len(e.artifacts.uploads), tc.wantUps, e.log.String())
+			}
+			if tc.wantUps > 0 {
+				if d := cmp.Diff([]string{"a.txt"}, zipNames(t, e.artifacts.uploads[0].bytes)); d != "" {
+					t.Errorf("archive entries -want +got:\n%s", d)
+				}
+				if !strings.Contains(e.log.String(), "try 3 of 8") {
+					t.Errorf("the log does not say the upload was tried again:\n%s", e.log.String())
+				}
+			}
+		})
 	}
 }
 
