@@ -59,6 +59,21 @@ type execStack struct {
 // newExecStack starts everything; edit changes the runner entry and the global config.
 func newExecStack(t *testing.T, edit func(*config.Config)) *execStack {
 	t.Helper()
+	s := newStackNoRunner(t, edit, nil)
+	s.startRunner(t)
+	t.Cleanup(func() {
+		s.stop()
+		if t.Failed() {
+			t.Logf("runner log:\n%s", s.logs.String())
+		}
+	})
+	return s
+}
+
+// newStackNoRunner starts the coordinator (behind wrap, when given) and writes the runner's
+// configuration, for a test that runs the runner its own way.
+func newStackNoRunner(t *testing.T, edit func(*config.Config), wrap func(http.Handler) http.Handler) *execStack {
+	t.Helper()
 	images, err := e2eutil.LoadImages()
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +92,11 @@ func newExecStack(t *testing.T, edit func(*config.Config)) *execStack {
 	if err != nil {
 		t.Fatalf("listen on the node address (KR_NODE_IP): %v", err)
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	var h http.Handler = srv
+	if wrap != nil {
+		h = wrap(srv)
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go hs.Serve(ln)
 	t.Cleanup(func() { hs.Close() })
 	t.Cleanup(func() { srv.Close() })
@@ -97,13 +116,6 @@ func newExecStack(t *testing.T, edit func(*config.Config)) *execStack {
 		edit(cfg)
 	}
 	s.cfg = cfg
-	s.startRunner(t)
-	t.Cleanup(func() {
-		s.stop()
-		if t.Failed() {
-			t.Logf("runner log:\n%s", s.logs.String())
-		}
-	})
 	return s
 }
 

@@ -1,0 +1,126 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kuberunner/kuberunner/config"
+	"github.com/kuberunner/kuberunner/internal/testio"
+)
+
+// runnerProcess is `kuberunner run` as a process of its own, so that a test can kill it
+// the way the kernel's OOM killer or a node failure does: SIGKILL, no goodbye.
+type runnerProcess struct {
+	bin, cfgPath string
+	logs         *testio.Buffer // every process's stderr, one after the other
+	cmd          *exec.Cmd
+	exited       chan struct{}
+}
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// kuberunnerBinary builds the command once per test binary, as `make build` does.
+func kuberunnerBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "kr-e2e-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "kuberunner")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", builtBin, "github.com/kuberunner/kuberunner/cmd/kuberunner")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = &exec.ExitError{Stderr: out}
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build kuberunner: %v", buildErr)
+	}
+	return builtBin
+}
+
+// newRunnerProcess writes cfg where `kuberunner run --config` reads it.
+func newRunnerProcess(t *testing.T, cfg *config.Config) *runnerProcess {
+	t.Helper()
+	p := &runnerProcess{bin: kuberunnerBinary(t), cfgPath: filepath.Join(t.TempDir(), "config.yaml"), logs: &testio.Buffer{}}
+	if err := config.Save(p.cfgPath, cfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.signal(t, syscall.SIGTERM)
+		if t.Failed() {
+			t.Logf("runner log:\n%s", p.logs.String())
+		}
+	})
+	return p
+}
+
+func (p *runnerProcess) start(t *testing.T) {
+	t.Helper()
+	p.cmd = exec.Command(p.bin, "run", "--config", p.cfgPath)
+	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start the runner: %v", err)
+	}
+	p.exited = make(chan struct{})
+	go func(cmd *exec.Cmd, exited chan struct{}) {
+		_ = cmd.Wait()
+		close(exited)
+	}(p.cmd, p.exited)
+}
+
+// kill ends the process at once: nothing of it runs after this returns.
+func (p *runnerProcess) kill(t *testing.T) { p.signal(t, syscall.SIGKILL) }
+
+// signal sends sig and waits for the process to exit (a minute at most for SIGTERM).
+func (p *runnerProcess) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if p.cmd == nil {
+		return
+	}
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	if hwm := peakRSS(p.cmd.Process.Pid); hwm != "" {
+		t.Logf("runner process %d: peak RSS %s before %v", p.cmd.Process.Pid, hwm, sig)
+	}
+	_ = p.cmd.Process.Signal(sig)
+	select {
+	case <-p.exited:
+	case <-time.After(time.Minute):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+		t.Errorf("the runner did not exit within a minute of %v", sig)
+	}
+}
+
+// peakRSS is the process's VmHWM as /proc says, "" when it cannot be read.
+func peakRSS(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
