@@ -62,5 +62,14 @@ cluster-up:
 cluster-down:
 	e2e/cluster/cluster down
 
+# bench: the Go benchmarks, then, when the local cluster is up, the end-to-end report (a trivial
+# job against a bare pod, bursts, the runner's memory; see e2e/bench_test.go). The report's
+# JSON goes to KR_BENCH_REPORT (default: the temp directory).
 bench:
 	go test -run '^$$' -bench . -benchmem ./...
+	@if e2e/cluster/cluster status >/dev/null 2>&1; then \
+		eval "$$(e2e/cluster/cluster env)" && export KUBECONFIG KR_KUBECTL KR_IMAGES_ENV && \
+		go test -tags e2e -run '^$$' -bench JobVsBarePod -benchtime 1x -timeout 30m ./e2e/; \
+	else \
+		echo "end-to-end benchmark not run: no local cluster is up (make cluster-up, then make bench)"; \
+	fi

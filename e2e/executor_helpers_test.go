@@ -72,7 +72,7 @@ func newExecStack(t *testing.T, edit func(*config.Config)) *execStack {
 
 // newStackNoRunner starts the coordinator (behind wrap, when given) and writes the runner's
 // configuration, for a test that runs the runner its own way.
-func newStackNoRunner(t *testing.T, edit func(*config.Config), wrap func(http.Handler) http.Handler) *execStack {
+func newStackNoRunner(t testing.TB, edit func(*config.Config), wrap func(http.Handler) http.Handler) *execStack {
 	t.Helper()
 	images, err := e2eutil.LoadImages()
 	if err != nil {
@@ -170,7 +170,7 @@ func (s *execStack) job(name string, script ...string) jobspec.Job {
 }
 
 // finish waits for the job's final state.
-func (s *execStack) finish(t *testing.T, id int64, within time.Duration) coordinator.JobRecord {
+func (s *execStack) finish(t testing.TB, id int64, within time.Duration) coordinator.JobRecord {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()
@@ -247,7 +247,7 @@ func waitNoJobObjects(ctx context.Context, t *testing.T, s *execStack, id int64)
 // watchJobObjects runs informers over the runner's pods and Secrets in the test namespace
 // until the test ends; a nil handler leaves that kind unwatched. It returns once both have
 // listed, so the handlers see every object created from then on.
-func (s *execStack) watchJobObjects(t *testing.T, pods, secrets cache.ResourceEventHandler) {
+func (s *execStack) watchJobObjects(t testing.TB, pods, secrets cache.ResourceEventHandler) {
 	t.Helper()
 	factory := informers.NewSharedInformerFactoryWithOptions(s.client, 0, informers.WithNamespace(s.ns),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {

@@ -3,11 +3,9 @@
 package e2e
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -33,7 +31,7 @@ var (
 )
 
 // kuberunnerBinary builds the command once per test binary, as `make build` does.
-func kuberunnerBinary(t *testing.T) string {
+func kuberunnerBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "kr-e2e-bin-")
@@ -55,7 +53,7 @@ func kuberunnerBinary(t *testing.T) string {
 }
 
 // newRunnerProcess writes cfg where `kuberunner run --config` reads it.
-func newRunnerProcess(t *testing.T, cfg *config.Config) *runnerProcess {
+func newRunnerProcess(t testing.TB, cfg *config.Config) *runnerProcess {
 	t.Helper()
 	p := &runnerProcess{bin: kuberunnerBinary(t), cfgPath: filepath.Join(t.TempDir(), "config.yaml"), logs: &testio.Buffer{}}
 	if err := config.Save(p.cfgPath, cfg); err != nil {
@@ -70,7 +68,7 @@ func newRunnerProcess(t *testing.T, cfg *config.Config) *runnerProcess {
 	return p
 }
 
-func (p *runnerProcess) start(t *testing.T) {
+func (p *runnerProcess) start(t testing.TB) {
 	t.Helper()
 	p.cmd = exec.Command(p.bin, "run", "--config", p.cfgPath)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
@@ -85,10 +83,10 @@ func (p *runnerProcess) start(t *testing.T) {
 }
 
 // kill ends the process at once: nothing of it runs after this returns.
-func (p *runnerProcess) kill(t *testing.T) { p.signal(t, syscall.SIGKILL) }
+func (p *runnerProcess) kill(t testing.TB) { p.signal(t, syscall.SIGKILL) }
 
 // signal sends sig and waits for the process to exit (a minute at most for SIGTERM).
-func (p *runnerProcess) signal(t *testing.T, sig syscall.Signal) {
+func (p *runnerProcess) signal(t testing.TB, sig syscall.Signal) {
 	t.Helper()
 	if p.cmd == nil {
 		return
@@ -98,8 +96,8 @@ func (p *runnerProcess) signal(t *testing.T, sig syscall.Signal) {
 		return
 	default:
 	}
-	if hwm := peakRSS(p.cmd.Process.Pid); hwm != "" {
-		t.Logf("runner process %d: peak RSS %s before %v", p.cmd.Process.Pid, hwm, sig)
+	if hwm := rssMiB(p.cmd.Process.Pid, "VmHWM"); hwm > 0 {
+		t.Logf("runner process %d: peak RSS %.1f MiB before %v", p.cmd.Process.Pid, hwm, sig)
 	}
 	_ = p.cmd.Process.Signal(sig)
 	select {
@@ -109,18 +107,4 @@ func (p *runnerProcess) signal(t *testing.T, sig syscall.Signal) {
 		<-p.exited
 		t.Errorf("the runner did not exit within a minute of %v", sig)
 	}
-}
-
-// peakRSS is the process's VmHWM as /proc says, "" when it cannot be read.
-func peakRSS(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return ""
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
 }
