@@ -71,7 +71,9 @@ func (k *Kubernetes) Adopt(adopt AdoptFunc) {
 	k.adopter.mu.Lock()
 	k.adopter.adopt = adopt
 	k.adopter.mu.Unlock()
+	k.adopting.Add(1)
 	go func() {
+		defer k.adopting.Done()
 		if !cache.WaitForCacheSync(k.stop, k.synced) {
 			return
 		}

@@ -78,8 +78,9 @@ type Kubernetes struct {
 
 	leaseDuration time.Duration
 	adoptEvery    time.Duration
-	heartbeat     *heartbeat // nil without an Identity
-	claims        *claims    // other replicas' Leases held to adopt their pods; nil without an Identity
+	heartbeat     *heartbeat     // nil without an Identity
+	claims        *claims        // other replicas' Leases held to adopt their pods; nil without an Identity
+	adopting      sync.WaitGroup // the adoption loop, which Close waits for before giving up claims
 	closeOnce     sync.Once
 }
 
@@ -179,6 +180,7 @@ func NewKubernetes(rc config.Runner, opts Options) (*Kubernetes, error) {
 func (k *Kubernetes) Close() {
 	k.closeOnce.Do(func() {
 		close(k.stop)
+		k.adopting.Wait() // no pass adopts under a claim given up below
 		if k.heartbeat != nil {
 			pods, _ := k.pods.List(labels.Everything()) // the cache: it cannot fail
 			k.heartbeat.release(pods)
