@@ -88,7 +88,7 @@ func (c *claims) take(ctx context.Context, m string, cur *coordinationv1.Lease, 
 	}
 	c.log.Info("claimed another replica's lease to adopt its pods", "manager", m, "lease", l.Name)
 	c.held[m] = l
-	return cutoff, true
+	return adoptBefore(l), true
 }
 
 func (c *claims) stamp(l *coordinationv1.Lease, m string, now, cutoff time.Time) {
