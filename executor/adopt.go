@@ -61,7 +61,8 @@ func (a *adopter) get() AdoptFunc {
 // runner process that stopped or died left them to their pods, which ship their traces and
 // report on their own. Nothing comes from that process; the pod, its Secret and its
 // shipper's termination message say which job it is, where its trace is and how it ended.
-// Pods of another replica of the runner are adopted only once its Lease is gone or expired.
+// Pods of another replica of the runner are adopted only once its Lease is gone or expired,
+// and by one replica only: the one whose claim on that Lease won (claim.go).
 // adopt is called in a goroutine of its own for each such pod, once the informer synced,
 // then every AdoptInterval (a dead replica's pods are not left waiting for a sweep) and at
 // every sweep, before the sweep, so the sweep never deletes a pod that still has a job to
@@ -70,7 +71,9 @@ func (k *Kubernetes) Adopt(adopt AdoptFunc) {
 	k.adopter.mu.Lock()
 	k.adopter.adopt = adopt
 	k.adopter.mu.Unlock()
+	k.adopting.Add(1)
 	go func() {
+		defer k.adopting.Done()
 		if !cache.WaitForCacheSync(k.stop, k.synced) {
 			return
 		}
@@ -98,7 +101,8 @@ func (k *Kubernetes) adoptOrphans() {
 		k.log.Warn("list job pods to adopt", "runner", k.pc.Runner.Name, "err", err)
 		return
 	}
-	others := &replicas{k: k, now: time.Now()}
+	others := &replicas{k: k, now: time.Now(), cutoffs: map[string]time.Time{}}
+	defer k.releaseAdopted(pods)
 	for _, pod := range pods {
 		if k.feeds.get(pod.Name) != nil || k.adopter.skip(pod.UID) || !others.adoptable(pod) {
 			continue // followed here, or by the live replica that created it
@@ -138,6 +142,16 @@ func (k *Kubernetes) adoptOrphans() {
 			return j.follow(ctx, feed, h, handed, graceful)
 		})
 	}
+}
+
+// releaseAdopted gives up the claims on other replicas' Leases whose pods are all gone.
+func (k *Kubernetes) releaseAdopted(pods []*corev1.Pod) {
+	if k.claims == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	k.claims.releaseDone(ctx, pods)
 }
 
 // errUnadoptable marks a pod no later pass can adopt either.

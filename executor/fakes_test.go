@@ -3,12 +3,20 @@ package executor
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/kuberunner/kuberunner/executor/jobpod"
 )
@@ -97,4 +105,75 @@ func restartedShipper(st jobpod.ShipperState) corev1.ContainerStatus {
 func shipperEnded(st jobpod.ShipperState) corev1.ContainerStatus {
 	b, _ := json.Marshal(st)
 	return terminatedStatus(jobpod.ShipperContainer, 0, "Completed", string(b))
+}
+
+// newFakeAPI is the fake clientset with objects, answering as the API server where the
+// executor depends on it.
+func newFakeAPI(objects ...runtime.Object) *fake.Clientset {
+	client := fake.NewClientset(objects...)
+	// A graceful delete only marks the pod, as the API server does while the kubelet stops it.
+	client.PrependReactor("delete", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		d := a.(k8stesting.DeleteAction)
+		if g := d.GetDeleteOptions().GracePeriodSeconds; g == nil || *g == 0 {
+			return false, nil, nil
+		}
+		obj, err := client.Tracker().Get(a.GetResource(), a.GetNamespace(), d.GetName())
+		if err != nil {
+			return true, nil, err
+		}
+		pod := obj.(*corev1.Pod).DeepCopy()
+		pod.DeletionTimestamp = &metav1.Time{Time: time.Now()}
+		return true, nil, client.Tracker().Update(a.GetResource(), pod, a.GetNamespace())
+	})
+	strictLeases(client)
+	return client
+}
+
+// strictLeases makes the fake API check a Lease's resourceVersion on update and delete, as
+// the API server does, and bump it on every write: the tracker alone lets every writer win,
+// so replicas racing for a Lease would all think they hold it.
+func strictLeases(client *fake.Clientset) {
+	var version int64
+	next := func(l *coordinationv1.Lease) {
+		version++
+		l.ResourceVersion = strconv.FormatInt(version, 10)
+	}
+	current := func(a k8stesting.Action, name string) (*coordinationv1.Lease, error) {
+		obj, err := client.Tracker().Get(a.GetResource(), a.GetNamespace(), name)
+		if err != nil {
+			return nil, err
+		}
+		return obj.(*coordinationv1.Lease), nil
+	}
+	conflict := func(name string) error {
+		return apierrors.NewConflict(coordinationv1.Resource("leases"), name, errors.New("the object has been modified"))
+	}
+	client.PrependReactor("create", "leases", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		l := a.(k8stesting.CreateAction).GetObject().(*coordinationv1.Lease).DeepCopy()
+		next(l)
+		return true, l, client.Tracker().Create(a.GetResource(), l, a.GetNamespace())
+	})
+	client.PrependReactor("update", "leases", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		l := a.(k8stesting.UpdateAction).GetObject().(*coordinationv1.Lease).DeepCopy()
+		cur, err := current(a, l.Name)
+		if err != nil {
+			return true, nil, err
+		}
+		if l.ResourceVersion != cur.ResourceVersion {
+			return true, nil, conflict(l.Name)
+		}
+		next(l)
+		return true, l, client.Tracker().Update(a.GetResource(), l, a.GetNamespace())
+	})
+	client.PrependReactor("delete", "leases", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		d := a.(k8stesting.DeleteAction)
+		cur, err := current(a, d.GetName())
+		if err != nil {
+			return true, nil, err
+		}
+		if p := d.GetDeleteOptions().Preconditions; p != nil && p.ResourceVersion != nil && *p.ResourceVersion != cur.ResourceVersion {
+			return true, nil, conflict(d.GetName())
+		}
+		return true, nil, client.Tracker().Delete(a.GetResource(), a.GetNamespace(), d.GetName())
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -77,7 +78,9 @@ type Kubernetes struct {
 
 	leaseDuration time.Duration
 	adoptEvery    time.Duration
-	heartbeat     *heartbeat // nil without an Identity
+	heartbeat     *heartbeat     // nil without an Identity
+	claims        *claims        // other replicas' Leases held to adopt their pods; nil without an Identity
+	adopting      sync.WaitGroup // the adoption loop, which Close waits for before giving up claims
 	closeOnce     sync.Once
 }
 
@@ -144,16 +147,22 @@ func NewKubernetes(rc config.Runner, opts Options) (*Kubernetes, error) {
 		k.adoptEvery = DefaultAdoptInterval
 	}
 	if opts.Identity != "" {
+		// The Lease is named for the label value, the only name of a replica its pods carry,
+		// so that another replica finds the Lease from a pod to claim it.
 		k.pc.Manager = labelValue(opts.Identity)
 		lbls := RunnerSelector(rc.Name)
 		lbls[LabelManager] = k.pc.Manager
+		leases := client.CoordinationV1().Leases(pc.Namespace)
+		k.claims = &claims{leases: leases, runner: rc.Name, identity: k.pc.Manager,
+			duration: k.leaseDuration, log: k.log, held: map[string]*coordinationv1.Lease{}}
 		k.heartbeat = &heartbeat{
-			leases:   client.CoordinationV1().Leases(pc.Namespace),
-			name:     LeaseName(rc.Name, opts.Identity),
-			identity: opts.Identity,
+			leases:   leases,
+			name:     LeaseName(rc.Name, k.pc.Manager),
+			identity: k.pc.Manager,
 			labels:   lbls,
 			duration: k.leaseDuration,
 			log:      k.log,
+			claims:   k.claims,
 			done:     make(chan struct{}),
 		}
 		go k.heartbeat.run(k.stop)
@@ -164,14 +173,17 @@ func NewKubernetes(rc config.Runner, opts Options) (*Kubernetes, error) {
 }
 
 // Close stops the informer, the sweep, adoption and the heartbeat, and deletes this
-// replica's Lease, so that the other replicas adopt at once what it leaves to its pods.
+// replica's Lease and gives up its claims on others', so that the other replicas adopt at
+// once what it leaves to its pods.
 // Jobs still running lose their pod events: call it only after the last Run returned.
 // Calls after the first do nothing.
 func (k *Kubernetes) Close() {
 	k.closeOnce.Do(func() {
 		close(k.stop)
+		k.adopting.Wait() // no pass adopts under a claim given up below
 		if k.heartbeat != nil {
-			k.heartbeat.release()
+			pods, _ := k.pods.List(labels.Everything()) // the cache: it cannot fail
+			k.heartbeat.release(pods)
 		}
 	})
 }

@@ -65,10 +65,13 @@ func newReplica(t *testing.T, objects ...runtime.Object) *harness {
 
 // leaseLists is how many times the executor listed the Leases: one per adoption pass
 // that judged another replica's pod.
-func (h *harness) leaseLists() int {
+func (h *harness) leaseLists() int { return h.leaseCalls("list") }
+
+// leaseCalls is how many calls of verb on Leases the fake API answered.
+func (h *harness) leaseCalls(verb string) int {
 	n := 0
 	for _, a := range h.client.Actions() {
-		if a.GetVerb() == "list" && a.GetResource().Resource == "leases" {
+		if a.GetVerb() == verb && a.GetResource().Resource == "leases" {
 			n++
 		}
 	}

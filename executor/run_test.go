@@ -37,21 +37,12 @@ func newHarness(t *testing.T, unsched time.Duration, objects ...runtime.Object) 
 // newHarnessOpts is newHarness with the executor's Options; Client and Logs are the harness's.
 func newHarnessOpts(t *testing.T, opts Options, objects ...runtime.Object) *harness {
 	t.Helper()
-	client := fake.NewClientset(objects...)
-	// A graceful delete only marks the pod, as the API server does while the kubelet stops it.
-	client.PrependReactor("delete", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		d := a.(k8stesting.DeleteAction)
-		if g := d.GetDeleteOptions().GracePeriodSeconds; g == nil || *g == 0 {
-			return false, nil, nil
-		}
-		obj, err := client.Tracker().Get(a.GetResource(), a.GetNamespace(), d.GetName())
-		if err != nil {
-			return true, nil, err
-		}
-		pod := obj.(*corev1.Pod).DeepCopy()
-		pod.DeletionTimestamp = &metav1.Time{Time: time.Now()}
-		return true, nil, client.Tracker().Update(a.GetResource(), pod, a.GetNamespace())
-	})
+	return newHarnessOn(t, newFakeAPI(objects...), opts)
+}
+
+// newHarnessOn is an executor with opts on client, which other harnesses may share.
+func newHarnessOn(t *testing.T, client *fake.Clientset, opts Options) *harness {
+	t.Helper()
 	logs := &fakeLogs{lines: map[string][]stampedLine{}}
 	rc := config.Runner{Name: "r1", URL: "https://gitlab.example.com", Kubernetes: config.Kubernetes{
 		Namespace: "ci", HelperImage: "helper:1", GracefulCancelTimeout: config.Duration(20 * time.Second),

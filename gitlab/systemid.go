@@ -40,6 +40,18 @@ func LoadOrCreateSystemID(path string) (string, error) {
 	return id, nil
 }
 
+// podSystemIDPrefix keeps a pod's system_id apart from other hashes of the same names.
+const podSystemIDPrefix = "kuberunner system_id of pod "
+
+// PodSystemID is the system_id of a runner running as pod podName in namespace: "s_" and 12
+// hex characters of a hash of both. Kubernetes keeps both for the pod's life and gives each
+// replica its own name, so nothing is stored: the config directory may be a read-only Secret
+// mount. A new pod is a new runner manager in GitLab, as it was with the file in an emptyDir.
+func PodSystemID(namespace, podName string) string {
+	sum := sha256.Sum256([]byte(podSystemIDPrefix + namespace + "/" + podName))
+	return "s_" + hex.EncodeToString(sum[:])[:12]
+}
+
 func readSystemID(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {

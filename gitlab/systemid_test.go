@@ -109,3 +109,26 @@ func TestLoadOrCreateSystemIDConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestPodSystemID: stable for one pod, distinct across pods and namespaces, and shaped as
+// GitLab expects a system_id.
+func TestPodSystemID(t *testing.T) {
+	a := PodSystemID("ci", "kuberunner-7d9f8-aaaaa")
+	if again := PodSystemID("ci", "kuberunner-7d9f8-aaaaa"); again != a {
+		t.Errorf("one pod, two ids: %q, %q", a, again)
+	}
+	if !regexp.MustCompile(`^s_[0-9a-f]{12}$`).MatchString(a) || !systemIDPattern.MatchString(a) {
+		t.Errorf("id %q is not s_ and 12 hex characters", a)
+	}
+	others := map[string]string{
+		"another pod":           PodSystemID("ci", "kuberunner-7d9f8-bbbbb"),
+		"another namespace":     PodSystemID("ci2", "kuberunner-7d9f8-aaaaa"),
+		"names split elsewhere": PodSystemID("c", "ikuberunner-7d9f8-aaaaa"),
+		"no namespace":          PodSystemID("", "kuberunner-7d9f8-aaaaa"),
+	}
+	for name, id := range others {
+		if id == a {
+			t.Errorf("%s has the same id %q", name, id)
+		}
+	}
+}

@@ -43,7 +43,7 @@ func newKubernetes(rc config.Runner, identity string) (runner.Executor, error) {
 // the pod's name too unless its spec sets another. A restarted container keeps it, so it
 // adopts at once the pods its earlier process left.
 func replicaIdentity() string {
-	if name := os.Getenv("KUBERUNNER_POD_NAME"); name != "" {
+	if name := os.Getenv(podNameEnv); name != "" {
 		return name
 	}
 	host, _ := os.Hostname() // "": no Lease, as a single process

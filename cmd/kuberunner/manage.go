@@ -35,7 +35,7 @@ func verify(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	systemID, err := gitlab.LoadOrCreateSystemID(systemIDPath(path))
+	systemID, err := loadSystemID(path)
 	if err != nil {
 		return err
 	}

@@ -76,7 +76,7 @@ func register(ctx context.Context, cmd *cli.Command) error {
 	if _, taken := cfg.Runner(name); taken {
 		return fmt.Errorf("a runner named %q is already in %s: choose another --name", name, path)
 	}
-	systemID, err := gitlab.LoadOrCreateSystemID(systemIDPath(path))
+	systemID, err := loadSystemID(path)
 	if err != nil {
 		return err
 	}

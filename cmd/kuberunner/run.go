@@ -55,7 +55,7 @@ func run(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	systemID, err := gitlab.LoadOrCreateSystemID(systemIDPath(path))
+	systemID, err := loadSystemID(path)
 	if err != nil {
 		return err
 	}
