@@ -26,7 +26,7 @@ type Runner struct {
 	// saveToken persists a rotated token (Options.SaveToken); nil: tokens are not rotated.
 	saveToken func(runner, token string, obtained, expires time.Time) error
 	entries   []*entry
-	global    slots
+	global    *slots
 
 	started  atomic.Bool // Run was called
 	polling  atomic.Bool // pollers are up and not stopping
@@ -56,7 +56,7 @@ type entry struct {
 	// GitLab with their own job tokens and never notice.
 	token    atomic.Pointer[runnerToken]
 	systemID string
-	slots    slots // nil when the runner has no limit of its own
+	slots    *slots // its own limit: size 0 when it has none
 }
 
 // runnerToken is a runner's authentication token with the dates rotation goes by.
