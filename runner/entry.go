@@ -33,6 +33,7 @@ type entry struct {
 	stopRotate context.CancelFunc   // nil: no rotation running
 	removed    bool                 // gone from the configuration: takes no new job
 	closed     bool                 // its executor is closed: adopts nothing more
+	adopting   bool                 // its executor was asked to adopt, once for its life
 	busy       int                  // its pollers and jobs; a removed entry closes at 0
 }
 
@@ -98,7 +99,8 @@ func (r *Runner) startEntry(e *entry) {
 	}
 	// Only a runner that leaves jobs to their pods adopts them: local pipelines, which
 	// wait, have a coordinator of their own that no earlier job belongs to.
-	if a, ok := e.exec.(Adopter); ok && r.settings.Load().leaveJobs && !e.closed {
+	if a, ok := e.exec.(Adopter); ok && r.settings.Load().leaveJobs && !e.adopting {
+		e.adopting = true
 		a.Adopt(r.adopter(e))
 	}
 	r.setPollers(e, e.conf().RequestConcurrency)
