@@ -13,6 +13,9 @@ type Config struct {
 	// CheckInterval is the pause between job requests of one poller when the coordinator
 	// answered at once with no job (long polling makes most waits server-side).
 	CheckInterval Duration `yaml:"check_interval"`
+	// ReloadInterval is how often `run` reads this file again to pick up changes (SIGHUP
+	// reloads at once); 0 turns the polling off.
+	ReloadInterval Duration `yaml:"reload_interval"`
 	// ListenAddress serves /metrics and /health/*; empty disables the server.
 	ListenAddress string `yaml:"listen_address"`
 	// ShutdownTimeout is how long running jobs may go on after SIGTERM before they are

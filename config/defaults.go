@@ -4,8 +4,10 @@ import "time"
 
 // Defaults of the settings a file leaves out.
 const (
-	DefaultConcurrent      = 1
-	DefaultCheckInterval   = 3 * time.Second
+	DefaultConcurrent    = 1
+	DefaultCheckInterval = 3 * time.Second
+	// DefaultReloadInterval is as often as gitlab-runner looks at its config.toml.
+	DefaultReloadInterval  = 3 * time.Second
 	DefaultShutdownTimeout = 30 * time.Second
 	// ShutdownLeave and ShutdownWait are the values of shutdown_jobs.
 	ShutdownLeave             = "leave"
@@ -28,6 +30,7 @@ func Default() *Config {
 	return &Config{
 		Concurrent:      DefaultConcurrent,
 		CheckInterval:   Duration(DefaultCheckInterval),
+		ReloadInterval:  Duration(DefaultReloadInterval),
 		ShutdownTimeout: Duration(DefaultShutdownTimeout),
 		ShutdownJobs:    ShutdownLeave,
 		LogLevel:        DefaultLogLevel,
@@ -60,6 +63,9 @@ func (c *Config) applyDefaults(set func(path string) bool) {
 	}
 	if !set("check_interval") {
 		c.CheckInterval = def.CheckInterval
+	}
+	if !set("reload_interval") {
+		c.ReloadInterval = def.ReloadInterval
 	}
 	if !set("shutdown_timeout") {
 		c.ShutdownTimeout = def.ShutdownTimeout

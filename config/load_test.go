@@ -52,6 +52,7 @@ runners:
 			yaml: `
 concurrent: 8
 check_interval: 1s
+reload_interval: 10s
 listen_address: "127.0.0.1:9252"
 shutdown_timeout: 2m
 shutdown_jobs: wait
@@ -81,6 +82,7 @@ runners:
 			want: &Config{
 				Concurrent:      8,
 				CheckInterval:   Duration(time.Second),
+				ReloadInterval:  Duration(10 * time.Second),
 				ListenAddress:   "127.0.0.1:9252",
 				ShutdownTimeout: Duration(2 * time.Minute),
 				ShutdownJobs:    ShutdownWait,

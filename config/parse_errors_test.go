@@ -221,11 +221,12 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name: "global numbers",
-			yaml: "concurrent: 0\ncheck_interval: 0s\nshutdown_timeout: -1s\n",
+			yaml: "concurrent: 0\ncheck_interval: 0s\nshutdown_timeout: -1s\nreload_interval: -1s\n",
 			want: []string{
 				`config.yaml:1: concurrent: must be at least 1, got 0`,
 				`config.yaml:2: check_interval: must be positive, got 0s`,
 				`config.yaml:3: shutdown_timeout: must not be negative, got -1s`,
+				`config.yaml:4: reload_interval: must not be negative (0 turns reloading off), got -1s`,
 			},
 		},
 		{

@@ -31,6 +31,9 @@ func (c *Config) Validate() error {
 	if c.CheckInterval <= 0 {
 		add("check_interval", "must be positive, got %s", c.CheckInterval.Std())
 	}
+	if c.ReloadInterval < 0 {
+		add("reload_interval", "must not be negative (0 turns reloading off), got %s", c.ReloadInterval.Std())
+	}
 	if c.ShutdownTimeout < 0 {
 		add("shutdown_timeout", "must not be negative, got %s", c.ShutdownTimeout.Std())
 	}

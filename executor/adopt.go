@@ -187,7 +187,7 @@ func (k *Kubernetes) orphan(pod *corev1.Pod) (*jobRun, jobpod.Trace, error) {
 	if cfg.Trace == nil {
 		return nil, jobpod.Trace{}, fmt.Errorf("%w: the pod does not ship its trace (an older runner's)", errUnadoptable)
 	}
-	j := &jobRun{k: k, job: &job, pod: pod, objs: &JobObjects{Pod: pod, Secret: secret}}
+	j := &jobRun{k: k, pc: k.jobs.Load(), job: &job, pod: pod, objs: &JobObjects{Pod: pod, Secret: secret}}
 	return j, *cfg.Trace, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -63,7 +64,11 @@ type Options struct {
 // Kubernetes is the executor: it runs each job as one pod. One value serves every job of
 // a runner entry; its informer watches this runner's pods in its namespace.
 type Kubernetes struct {
+	// pc is the configuration the executor started with: its namespace, runner and
+	// manager hold for its whole life. Jobs are built with jobs' instead (Reconfigure).
 	pc      PodConfig
+	jobs    atomic.Pointer[PodConfig]
+	conn    connection
 	client  kubernetes.Interface
 	api     APIServer
 	logs    LogSource
@@ -119,6 +124,7 @@ func NewKubernetes(rc config.Runner, opts Options) (*Kubernetes, error) {
 	}
 	k := &Kubernetes{
 		pc:      pc,
+		conn:    connectionOf(rc.Kubernetes),
 		client:  client,
 		api:     api,
 		logs:    opts.Logs,
@@ -167,6 +173,8 @@ func NewKubernetes(rc config.Runner, opts Options) (*Kubernetes, error) {
 		}
 		go k.heartbeat.run(k.stop)
 	}
+	jobs := k.pc
+	k.jobs.Store(&jobs)
 	k.startInformer()
 	go k.sweepPeriodically(opts.SweepInterval)
 	return k, nil

@@ -26,13 +26,14 @@ const shipperTimeout = 30 * time.Second
 // Run runs job as one pod and returns how it ended; see runner.Executor. The pod and its
 // Secret are gone when Run returns, whatever happened.
 func (k *Kubernetes) Run(ctx context.Context, job *jobspec.Job, log io.Writer, graceful <-chan struct{}) jobspec.Result {
-	j := &jobRun{k: k, job: job, log: log}
+	j := &jobRun{k: k, pc: k.jobs.Load(), job: job, log: log}
 	return j.run(ctx, graceful)
 }
 
 // jobRun is one job's pod from creation to deletion.
 type jobRun struct {
 	k    *Kubernetes
+	pc   *PodConfig // as when the job started: a reload changes only later jobs
 	job  *jobspec.Job
 	log  io.Writer // the job log, also its TraceHandover; written from the Run goroutine only
 	objs *JobObjects
@@ -40,9 +41,9 @@ type jobRun struct {
 }
 
 func (j *jobRun) run(ctx context.Context, graceful <-chan struct{}) jobspec.Result {
-	objs, err := BuildJob(j.job, j.k.pc)
+	objs, err := BuildJob(j.job, *j.pc)
 	j.section("prepare_executor", `Preparing the "kubernetes" executor`, func() {
-		j.printf("Using Kubernetes namespace: %s\n", j.k.pc.Namespace)
+		j.printf("Using Kubernetes namespace: %s\n", j.pc.Namespace)
 		if objs != nil {
 			j.describe(objs)
 		}
@@ -123,7 +124,7 @@ func (j *jobRun) wait(ctx context.Context, feed *podFeed, graceful <-chan struct
 	var unschedulable <-chan time.Time
 	var unschedMsg, lastStatus string
 	canceling := false
-	services := newServiceWatch(j, j.k.pc.ServiceWait)
+	services := newServiceWatch(j, j.pc.ServiceWait)
 	defer services.stop()
 	stopped := "" // why someone else is stopping the pod
 	for {
@@ -173,8 +174,8 @@ func (j *jobRun) wait(ctx context.Context, feed *podFeed, graceful <-chan struct
 			return jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: fmt.Errorf("job aborted: %w", context.Cause(ctx))}, false
 		case <-graceful:
 			graceful, canceling = nil, true
-			j.warnf("Job canceled: stopping pod %s (grace period %s); after_script runs", j.pod.Name, j.k.pc.GracefulCancel)
-			if err := deletePod(j.k.client, j.pod, j.k.pc.GracefulCancel); err != nil {
+			j.warnf("Job canceled: stopping pod %s (grace period %s); after_script runs", j.pod.Name, j.pc.GracefulCancel)
+			if err := deletePod(j.k.client, j.pod, j.pc.GracefulCancel); err != nil {
 				return jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: err}, false
 			}
 		case <-unschedulable:
@@ -205,7 +206,7 @@ func (j *jobRun) timeout() time.Duration {
 	if t <= 0 {
 		t = defaultJobTimeout * time.Second
 	}
-	return t + j.k.pc.DeadlineMargin
+	return t + j.pc.DeadlineMargin
 }
 
 // cleanup deletes the pod at once (the job is over; a graceful delete under way is cut short:

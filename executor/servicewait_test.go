@@ -22,7 +22,7 @@ func crashedService(restarts int32) corev1.ContainerStatus {
 // as runner_system_failure after the service wait timeout instead of its own timeout.
 func TestCrashedServiceIsReportedAndBounded(t *testing.T) {
 	h := newHarness(t, time.Minute)
-	h.exec.pc.ServiceWait = 200 * time.Millisecond
+	h.exec.jobs.Load().ServiceWait = 200 * time.Millisecond // before the job starts, as a reload would
 	h.logs.lines["svc-0"] = []stampedLine{{base, "FATAL: data directory has wrong ownership\n"}}
 	done := h.run(context.Background(), nil)
 	pod := h.created()
@@ -44,7 +44,7 @@ func TestCrashedServiceIsReportedAndBounded(t *testing.T) {
 // is a warning in the log (as on GitLab) and the job's own outcome stands.
 func TestCrashedServiceDoesNotStopARunningJob(t *testing.T) {
 	h := newHarness(t, time.Minute)
-	h.exec.pc.ServiceWait = 100 * time.Millisecond
+	h.exec.jobs.Load().ServiceWait = 100 * time.Millisecond // before the job starts, as a reload would
 	done := h.run(context.Background(), nil)
 	pod := h.created()
 	h.setStatus(pod, corev1.PodStatus{Phase: corev1.PodRunning,
@@ -68,7 +68,7 @@ func TestCrashedServiceDoesNotStopARunningJob(t *testing.T) {
 // wait timeout is not failed for the service.
 func TestRecoveredServiceDoesNotFailAJobStillPulling(t *testing.T) {
 	h := newHarness(t, time.Minute)
-	h.exec.pc.ServiceWait = 100 * time.Millisecond
+	h.exec.jobs.Load().ServiceWait = 100 * time.Millisecond // before the job starts, as a reload would
 	done := h.run(context.Background(), nil)
 	pod := h.created()
 	pulling := waitingStatus(buildContainer, "golang:1.26", "ContainerCreating", "")

@@ -51,7 +51,7 @@ func (k *Kubernetes) Sweep(ctx context.Context, now time.Time) error {
 		_, err := k.pods.Get(name)
 		return err == nil || k.feeds.get(name) != nil // a Run of ours may not have created it yet
 	}
-	for _, ns := range k.pc.deployNamespaces() {
+	for _, ns := range k.sweptNamespaces() {
 		if _, err := SweepDeployAccess(ctx, k.client, ns, k.pc.Runner.Name, podExists, orphanSecretAge, now); err != nil {
 			errs = append(errs, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"net"
 	"path"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,8 +118,8 @@ func TestDeploymentRunsTheRunner(t *testing.T) {
 }
 
 // TestDeploymentWritablePaths: with a read-only root filesystem, every path the runner
-// writes must be a volume. `run` stores .runner_system_id beside the config file and
-// keeps trace buffers in os.TempDir().
+// writes must be a volume: `run` keeps trace buffers in os.TempDir(). The config Secret is
+// mounted whole as a read-only directory, so that its updates reach the pod to be reloaded.
 func TestDeploymentWritablePaths(t *testing.T) {
 	d := baseDeployment(t)
 	c := runnerContainer(t)
@@ -130,15 +131,18 @@ func TestDeploymentWritablePaths(t *testing.T) {
 	for _, m := range c.VolumeMounts {
 		mounts[m.MountPath] = m
 	}
-	for _, dir := range []string{path.Dir(config.DefaultPath), "/tmp"} {
-		m, ok := mounts[dir]
-		if !ok || m.ReadOnly || volumes[m.Name].EmptyDir == nil {
-			t.Errorf("%s: mount %+v; want a writable emptyDir", dir, m)
-		}
+	if m, ok := mounts["/tmp"]; !ok || m.ReadOnly || volumes[m.Name].EmptyDir == nil {
+		t.Errorf("/tmp: mount %+v; want a writable emptyDir", m)
 	}
-	m, ok := mounts[config.DefaultPath]
-	if !ok || !m.ReadOnly || m.SubPath != "config.yaml" {
-		t.Fatalf("%s: mount %+v; want config.yaml of the config Secret, read-only", config.DefaultPath, m)
+	dir := path.Dir(config.DefaultPath)
+	m, ok := mounts[dir]
+	if !ok || !m.ReadOnly || m.SubPath != "" {
+		t.Fatalf("%s: mount %+v; want the config Secret as a read-only directory, without subPath", dir, m)
+	}
+	for _, other := range c.VolumeMounts {
+		if other.SubPath != "" || strings.HasPrefix(other.MountPath, dir+"/") {
+			t.Errorf("mount %+v: nothing may be mounted into or through a subPath of %s", other, dir)
+		}
 	}
 	if s := volumes[m.Name].Secret; s == nil || s.SecretName != "kuberunner-config" {
 		t.Errorf("config volume %+v: want Secret kuberunner-config, the one README tells operators to create", volumes[m.Name])

@@ -26,10 +26,20 @@ type Adopter interface {
 type Closer interface{ Close() }
 
 func (r *Runner) closeExecutors() {
-	for _, e := range r.entries {
-		if c, ok := e.exec.(Closer); ok {
-			c.Close()
-		}
+	r.mu.Lock()
+	entries := r.entries
+	for _, e := range entries {
+		e.closed = true
+	}
+	r.mu.Unlock()
+	for _, e := range entries {
+		closeExecutor(e)
+	}
+}
+
+func closeExecutor(e *entry) {
+	if c, ok := e.exec.(Closer); ok {
+		c.Close()
 	}
 }
 
@@ -38,9 +48,9 @@ func (r *Runner) closeExecutors() {
 // should this process stop too.
 func (r *Runner) adopter(e *entry) func(*jobspec.Job, jobpod.Trace, func(context.Context, io.Writer, <-chan struct{}) jobspec.Result) {
 	return func(job *jobspec.Job, handed jobpod.Trace, follow func(context.Context, io.Writer, <-chan struct{}) jobspec.Result) {
-		r.jobsMu.Lock()
-		if r.stopping.Load() {
-			r.jobsMu.Unlock()
+		r.mu.Lock()
+		if r.stopping.Load() || e.closed {
+			r.mu.Unlock()
 			// Leave it for the next process; follow returns at once and leaves the pod be.
 			ctx, cancel := context.WithCancelCause(context.Background())
 			cancel(jobspec.ErrLeftToPod)
@@ -48,19 +58,21 @@ func (r *Runner) adopter(e *entry) func(*jobspec.Job, jobpod.Trace, func(context
 			return
 		}
 		r.jobsWG.Add(1)
-		r.jobsMu.Unlock()
+		e.busy++
+		r.mu.Unlock()
 		defer r.jobsWG.Done()
+		defer r.idle(e)
 		r.adoptJob(e, job, handed, follow)
 	}
 }
 
 func (r *Runner) adoptJob(e *entry, job *jobspec.Job, handed jobpod.Trace, follow func(context.Context, io.Writer, <-chan struct{}) jobspec.Result) {
 	log := r.logJob(e, job)
-	jc := gitlab.JobCredentials{URL: e.cfg.URL, ID: job.ID, Token: job.Token}
+	jc := gitlab.JobCredentials{URL: e.url, ID: job.ID, Token: job.Token}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	started := time.Now()
-	r.metrics.JobStarted(e.cfg.Name)
+	r.metrics.JobStarted(e.name)
 	log.Info("job adopted from its pod", "name", job.JobInfo.Name)
 
 	t := r.newJobTrace(ctx, e, job, jc, started, log)

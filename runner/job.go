@@ -27,7 +27,7 @@ var (
 // has the final state, or has refused it, or the bounded retries are used up.
 func (r *Runner) runJob(e *entry, job *jobspec.Job, received time.Time) {
 	log := r.logJob(e, job)
-	jc := gitlab.JobCredentials{URL: e.cfg.URL, ID: job.ID, Token: job.Token}
+	jc := gitlab.JobCredentials{URL: e.url, ID: job.ID, Token: job.Token}
 	// Reporting outlives shutdown aborts: an aborted job must still reach GitLab as failed.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -36,7 +36,7 @@ func (r *Runner) runJob(e *entry, job *jobspec.Job, received time.Time) {
 		return
 	}
 	started := time.Now()
-	r.metrics.JobStarted(e.cfg.Name)
+	r.metrics.JobStarted(e.name)
 	log.Info("job started", "name", job.JobInfo.Name)
 
 	res, out := r.execute(ctx, e, job, jc, received, log)
@@ -59,7 +59,7 @@ func (r *Runner) conclude(ctx context.Context, e *entry, job *jobspec.Job, jc gi
 			r.metrics.Error("error")
 		}
 	}
-	r.metrics.JobFinished(e.cfg.Name, res.Reason, time.Since(started))
+	r.metrics.JobFinished(e.name, res.Reason, time.Since(started))
 	log.Info("job finished", "state", final.State, "failure_reason", res.Reason, "duration", time.Since(started).Round(time.Millisecond))
 }
 
@@ -104,7 +104,7 @@ func (r *Runner) execute(ctx context.Context, e *entry, job *jobspec.Job, jc git
 		return res, outcome{interval: r.traceInterval()}
 	}
 	t.h.cur, t.h.crcKnown = first, true
-	writeHeader(first.buf, r.version, e.cfg.Name, e.systemID)
+	writeHeader(first.buf, r.version, e.name, e.systemID)
 	res := r.runExecutor(t.execCtx, e, job, t.h, t.graceful, log)
 	return t.finish(ctx, res)
 }
@@ -129,7 +129,7 @@ func (r *Runner) newJobTrace(ctx context.Context, e *entry, job *jobspec.Job, jc
 	opts := trace.Options{
 		Masks:         job.Masks(),
 		TokenPrefixes: job.Features.TokenMaskPrefixes,
-		Limit:         outputLimit(e.cfg.OutputLimit),
+		Limit:         outputLimit(e.conf().OutputLimit),
 		Dir:           r.traceDir,
 	}
 	onCancel := sync.OnceFunc(func() {
@@ -149,9 +149,9 @@ func (r *Runner) newJobTrace(ctx context.Context, e *entry, job *jobspec.Job, jc
 		sh.onAbort = func() { t.cancelExec(errCanceled) }
 		sh.onSent = func(n int64) {
 			if firstByte.CompareAndSwap(false, true) {
-				r.metrics.ObserveJobStart(e.cfg.Name, time.Since(received))
+				r.metrics.ObserveJobStart(e.name, time.Since(received))
 			}
-			r.metrics.TraceBytes(e.cfg.Name, int(n))
+			r.metrics.TraceBytes(e.name, int(n))
 		}
 		t.legs = append(t.legs, &leg{buf: buf, sh: sh})
 		go sh.run(ctx)

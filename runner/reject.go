@@ -14,7 +14,7 @@ import (
 // it could: the job is already assigned here, and otherwise it would sit until its timeout.
 // The reason goes into the trace, so the user sees why. It owns s until done.
 func (r *Runner) rejectJob(e *entry, jc gitlab.JobCredentials, cause error, s *slot) {
-	log := r.log.With("runner", e.cfg.Name, "job", jc.ID)
+	log := r.log.With("runner", e.name, "job", jc.ID)
 	log.Error("failing a job with an unreadable payload", "err", cause)
 	r.metrics.Error("error")
 	r.jobsWG.Go(func() {
@@ -24,7 +24,7 @@ func (r *Runner) rejectJob(e *entry, jc gitlab.JobCredentials, cause error, s *s
 			return
 		}
 		var out bytes.Buffer
-		writeHeader(&out, r.version, e.cfg.Name, e.systemID)
+		writeHeader(&out, r.version, e.name, e.systemID)
 		writeFooter(&out, jobspec.Result{Reason: jobspec.RunnerUnsupported, Err: cause})
 		// One try: the final state matters, the explanation is a courtesy.
 		if _, err := e.coord.PatchTrace(ctx, jc, 0, out.Bytes()); err != nil {

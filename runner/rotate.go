@@ -15,7 +15,7 @@ import (
 // comes at 3/4 of what is left, never after the expiry, and a fleet restarting together does
 // not reset every token at once.
 func (r *Runner) rotate(ctx context.Context, e *entry, started time.Time) {
-	log := r.log.With("runner", e.cfg.Name)
+	log := r.log.With("runner", e.name)
 	resetter, canReset := e.coord.(TokenResetter)
 	for {
 		tok := e.token.Load()
@@ -98,5 +98,5 @@ func (r *Runner) persist(ctx context.Context, e *entry, tok *runnerToken, log *s
 }
 
 func (r *Runner) save(e *entry, tok *runnerToken) error {
-	return r.saveToken(e.cfg.Name, tok.creds.Token, tok.obtained, tok.expires)
+	return r.saveToken(e.name, tok.creds.Token, tok.obtained, tok.expires)
 }

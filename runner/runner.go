@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/kuberunner/kuberunner/config"
-	"github.com/kuberunner/kuberunner/gitlab"
 	"github.com/kuberunner/kuberunner/jobspec"
 	"github.com/kuberunner/kuberunner/metrics"
 )
@@ -20,13 +19,25 @@ type Runner struct {
 	log      *slog.Logger
 	metrics  *metrics.Metrics
 	timing   Timing
-	settings settings
+	settings atomic.Pointer[settings]
 	version  string
 	traceDir string
+	systemID string
+	newCoord func(config.Runner) (Coordinator, error)
+	newExec  func(config.Runner) (Executor, error)
 	// saveToken persists a rotated token (Options.SaveToken); nil: tokens are not rotated.
 	saveToken func(runner, token string, obtained, expires time.Time) error
-	entries   []*entry
-	global    slots
+	global    *slots
+
+	// mu guards entries and their pollers, and orders adding a poller or an adopted job
+	// against shutdown's Wait.
+	mu      sync.Mutex
+	entries []*entry
+	// pollCtx is Run's polling context, nil before Run; startedAt is when Run began.
+	pollCtx   context.Context
+	startedAt time.Time
+	pollers   sync.WaitGroup
+	rotators  sync.WaitGroup
 
 	started  atomic.Bool // Run was called
 	polling  atomic.Bool // pollers are up and not stopping
@@ -42,51 +53,6 @@ type Runner struct {
 	jobs       context.Context
 	cancelJobs context.CancelCauseFunc
 	jobsWG     sync.WaitGroup
-	// jobsMu orders adding an adopted job to jobsWG against shutdown's Wait.
-	jobsMu sync.Mutex
-}
-
-// entry is one runner of the configuration with its own coordinator and executor.
-type entry struct {
-	cfg   config.Runner // its token and token dates are those at start: see token
-	coord Coordinator
-	exec  Executor
-	// token is swapped whole when the token is rotated. Pollers load it for every request,
-	// so the first request after a rotation carries the new token; running jobs talk to
-	// GitLab with their own job tokens and never notice.
-	token    atomic.Pointer[runnerToken]
-	systemID string
-	slots    slots // nil when the runner has no limit of its own
-}
-
-// runnerToken is a runner's authentication token with the dates rotation goes by.
-type runnerToken struct {
-	creds    gitlab.RunnerCredentials
-	obtained time.Time // zero: not known (a config written before token_obtained_at)
-	expires  time.Time // zero: never
-}
-
-// creds are the runner credentials for the next request.
-func (e *entry) creds() gitlab.RunnerCredentials { return e.token.Load().creds }
-
-// tokenOf reads rc's token and its dates; the config validated them, a Config built in
-// code may not have been.
-func tokenOf(rc config.Runner, systemID string) (*runnerToken, error) {
-	t := &runnerToken{creds: gitlab.RunnerCredentials{URL: rc.URL, Token: rc.Token, SystemID: systemID}}
-	for _, d := range [...]struct {
-		key, value string
-		dst        *time.Time
-	}{{"token_expires_at", rc.TokenExpiresAt, &t.expires}, {"token_obtained_at", rc.TokenObtainedAt, &t.obtained}} {
-		if d.value == "" {
-			continue
-		}
-		at, err := time.Parse(time.RFC3339, d.value)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %q is not an RFC 3339 time", d.key, d.value)
-		}
-		*d.dst = at
-	}
-	return t, nil
 }
 
 var errShutdown = errors.New("the runner is shutting down")
@@ -109,32 +75,24 @@ func New(opts Options) (*Runner, error) {
 		log:       log,
 		metrics:   opts.Metrics,
 		timing:    opts.Timing.withDefaults(),
-		settings:  st,
 		version:   version,
 		traceDir:  opts.TraceDir,
+		systemID:  opts.SystemID,
+		newCoord:  opts.Coordinator,
+		newExec:   opts.Executor,
 		saveToken: opts.SaveToken,
 		global:    newSlots(st.concurrent),
 		aborted:   make(chan struct{}),
 	}
+	r.settings.Store(&st)
 	r.jobs, r.cancelJobs = context.WithCancelCause(context.Background())
 	r.metrics.SetConcurrent(st.concurrent)
 	for i, rc := range opts.Config.Runners {
-		coord, err := opts.Coordinator(rc)
-		if err != nil {
-			return nil, fmt.Errorf("runner %d (%s): coordinator: %w", i, rc.Name, err)
-		}
-		exec, err := opts.Executor(rc)
-		if err != nil {
-			return nil, fmt.Errorf("runner %d (%s): executor: %w", i, rc.Name, err)
-		}
-		tok, err := tokenOf(rc, opts.SystemID)
+		e, err := r.newEntry(rc)
 		if err != nil {
 			return nil, fmt.Errorf("runner %d (%s): %w", i, rc.Name, err)
 		}
-		e := &entry{cfg: rc, coord: coord, exec: exec, systemID: opts.SystemID, slots: newSlots(rc.Limit)}
-		e.token.Store(tok)
 		r.entries = append(r.entries, e)
-		r.metrics.SetLimit(rc.Name, rc.Limit)
 	}
 	return r, nil
 }
@@ -149,40 +107,33 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	// Last, once no job of this process follows a pod any more.
 	defer r.closeExecutors()
-	started := time.Now()
 	pollCtx, stopPolling := context.WithCancel(ctx)
 	defer stopPolling()
 	done := ctx.Done()
 	r.runDone.Store(&done)
+	r.mu.Lock()
+	r.pollCtx, r.startedAt = pollCtx, time.Now()
+	for _, e := range r.entries {
+		r.startEntry(e)
+	}
+	r.mu.Unlock()
 	r.polling.Store(true)
-	for _, e := range r.entries {
-		// Only a runner that leaves jobs to their pods adopts them: local pipelines, which
-		// wait, have a coordinator of their own that no earlier job belongs to.
-		if a, ok := e.exec.(Adopter); ok && r.settings.leaveJobs {
-			a.Adopt(r.adopter(e))
-		}
-	}
-	var pollers, rotators sync.WaitGroup
-	for _, e := range r.entries {
-		for i := range max(e.cfg.RequestConcurrency, 1) {
-			pollers.Go(func() { r.poll(pollCtx, e, i) })
-		}
-		rotators.Go(func() { r.rotate(pollCtx, e, started) })
-	}
 
 	select {
 	case <-ctx.Done():
-		r.log.Debug("polling stopped", "shutdown_timeout", r.settings.shutdownTimeout)
+		r.log.Debug("polling stopped", "shutdown_timeout", r.settings.Load().shutdownTimeout)
 	case <-r.aborted:
 	}
 	r.stop()
 	stopPolling()
 	// Pollers hand a job they already got to jobsWG before they return. A rotation under
 	// way finishes its reset and save first: the process must not exit between the two.
-	pollers.Wait()
-	rotators.Wait()
+	// stop made sure that no reload starts another of either.
+	r.pollers.Wait()
+	r.rotators.Wait()
 
-	if r.settings.leaveJobs {
+	st := r.settings.Load()
+	if st.leaveJobs {
 		select {
 		case <-r.aborted:
 		default:
@@ -193,7 +144,7 @@ func (r *Runner) Run(ctx context.Context) error {
 
 	jobsDone := make(chan struct{})
 	go func() { r.jobsWG.Wait(); close(jobsDone) }()
-	grace := time.NewTimer(r.settings.shutdownTimeout)
+	grace := time.NewTimer(st.shutdownTimeout)
 	defer grace.Stop()
 	select {
 	case <-jobsDone:
@@ -220,8 +171,8 @@ func (r *Runner) Abort() {
 
 // stop marks the runner stopping: no poller and no adoption adds a job from now on.
 func (r *Runner) stop() {
-	r.jobsMu.Lock()
-	defer r.jobsMu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.stopping.Store(true)
 	r.polling.Store(false)
 }

@@ -28,6 +28,13 @@ func runCommand() *cli.Command {
 		Description: `Polls GitLab for jobs for every runner in the configuration file and runs each job as a
 Kubernetes pod. Serves /metrics, /health/live and /health/ready on listen_address.
 
+The configuration file is read again when its content changes (checked every
+reload_interval, 3s by default) and at once on SIGHUP. Runners are told apart by name: a new
+name starts polling, a name gone stops taking jobs while its running jobs finish, and changed
+limits and Kubernetes settings apply to the next jobs. A file that does not load is refused
+with its errors and the running configuration stays; listen_address and log_format need a
+restart.
+
 On SIGTERM or SIGINT kuberunner stops asking for jobs, lets running jobs finish for up to
 shutdown_timeout, then cancels the rest and reports them failed (runner_system_failure).
 A second signal cancels running jobs at once.`,
@@ -43,15 +50,18 @@ A second signal cancels running jobs at once.`,
 
 func run(ctx context.Context, cmd *cli.Command) error {
 	path := cmd.String("config")
-	file, err := config.Load(path)
+	watcher := config.NewWatcher(path)
+	file, err := watcher.Load()
 	if err != nil {
 		return err
 	}
-	cfg := withOverrides(file, cmd.String("listen-address"), cmd.String("log-level"), cmd.String("log-format"))
+	flags := overrides{cmd.String("listen-address"), cmd.String("log-level"), cmd.String("log-format")}
+	cfg := flags.apply(file)
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	logger, err := newLogger(cmd.Root().ErrWriter, cfg.LogLevel, cfg.LogFormat)
+	level := new(slog.LevelVar)
+	logger, err := newLogger(cmd.Root().ErrWriter, level, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		return err
 	}
@@ -61,6 +71,7 @@ func run(ctx context.Context, cmd *cli.Command) error {
 	}
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, version, revision)
+	saved := &configFile{path: path, c: file}
 	r, err := runner.New(runner.Options{
 		Config:      cfg,
 		Coordinator: coordinatorFor(m),
@@ -70,7 +81,7 @@ func run(ctx context.Context, cmd *cli.Command) error {
 		SystemID:    systemID,
 		TraceDir:    os.TempDir(),
 		Version:     version,
-		SaveToken:   tokenSaver(path, file),
+		SaveToken:   saved.tokenSaver(),
 	})
 	if err != nil {
 		return err
@@ -84,26 +95,47 @@ func run(ctx context.Context, cmd *cli.Command) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go handleSignals(ctx, cancel, r.Abort, logger)
+	// One pending reload is enough: it reads the file as it is by then.
+	hup := make(chan struct{}, 1)
+	go handleSignals(ctx, cancel, r.Abort, hup, logger)
+	rl := &reloader{runner: r, file: saved, flags: flags, running: cfg, level: level, log: logger, metrics: m}
+	go watcher.Watch(ctx, cfg.ReloadInterval.Std(), hup, rl.apply)
 	logger.Info("kuberunner started", "version", version, "runners", len(cfg.Runners), "concurrent", cfg.Concurrent)
 	return r.Run(ctx)
 }
 
-// handleSignals turns the first SIGTERM/SIGINT into a graceful shutdown and a second into an abort.
-func handleSignals(ctx context.Context, graceful context.CancelFunc, abort func(), logger *slog.Logger) {
+// handleSignals turns SIGHUP into a reload of the configuration, the first SIGTERM/SIGINT
+// into a graceful shutdown and a second into an abort.
+func handleSignals(ctx context.Context, graceful context.CancelFunc, abort func(), reload chan<- struct{}, logger *slog.Logger) {
 	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sig)
-	select {
-	case s := <-sig:
-		logger.Info("shutting down: no new jobs; running jobs may finish", "signal", s.String())
-		graceful()
-	case <-ctx.Done():
-		return
+	// graceful ends ctx itself: from then on only a second signal ends this.
+	done, stopping := ctx.Done(), false
+	for {
+		var s os.Signal
+		select {
+		case s = <-sig:
+		case <-done:
+			return
+		}
+		switch {
+		case s == syscall.SIGHUP:
+			logger.Info("SIGHUP: reloading the configuration")
+			select {
+			case reload <- struct{}{}:
+			default: // a reload is pending already
+			}
+		case !stopping:
+			logger.Info("shutting down: no new jobs; running jobs may finish", "signal", s.String())
+			graceful()
+			done, stopping = nil, true
+		default:
+			logger.Warn("second signal: cancelling running jobs now", "signal", s.String())
+			abort()
+			return
+		}
 	}
-	s := <-sig
-	logger.Warn("second signal: cancelling running jobs now", "signal", s.String())
-	abort()
 }
 
 func coordinatorFor(m *metrics.Metrics) func(config.Runner) (runner.Coordinator, error) {
@@ -148,8 +180,8 @@ func overrideString(dst *string, v string) {
 	}
 }
 
-func newLogger(w interface{ Write([]byte) (int, error) }, level, format string) (*slog.Logger, error) {
-	var lvl slog.Level
+// newLogger sets lvl to level and logs at lvl, which a reload may change.
+func newLogger(w interface{ Write([]byte) (int, error) }, lvl *slog.LevelVar, level, format string) (*slog.Logger, error) {
 	if err := lvl.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
 	}

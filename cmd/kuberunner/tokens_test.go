@@ -45,7 +45,7 @@ func writeConfig(t *testing.T, url string, tokens map[string]string) (string, *c
 func TestTokenSaverWritesTheFile(t *testing.T) {
 	path, file := writeConfig(t, "https://gitlab.example.com", map[string]string{"a": "glrt-old-a", "b": "glrt-b"})
 	run := withOverrides(file, ":9999", "debug", "json")
-	save := tokenSaver(path, file)
+	save := (&configFile{path: path, c: file}).tokenSaver()
 	obtained := time.Date(2030, 1, 2, 3, 4, 5, 600, time.FixedZone("CET", 3600))
 	expires := obtained.Add(90 * 24 * time.Hour)
 	if err := save("a", "glrt-new-a", obtained, expires); err != nil {
@@ -101,7 +101,7 @@ func TestRunRotatesTokenIntoConfigFile(t *testing.T) {
 		Logger:      slog.New(slog.DiscardHandler),
 		SystemID:    "s_0123456789ab",
 		TraceDir:    t.TempDir(),
-		SaveToken:   tokenSaver(path, file),
+		SaveToken:   (&configFile{path: path, c: file}).tokenSaver(),
 	})
 	if err != nil {
 		t.Fatal(err)
