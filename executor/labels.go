@@ -26,6 +26,8 @@ const (
 	AnnotationProject = "kuberunner.io/project"
 	AnnotationJobURL  = "kuberunner.io/job-url"
 	AnnotationRef     = "kuberunner.io/ref"
+	// AnnotationStage lets `kubectl kuberunner jobs` show where in its pipeline a job is.
+	AnnotationStage = "kuberunner.io/stage"
 )
 
 // podLabels are the configured labels, expanded with the job's public variables and made
@@ -63,6 +65,9 @@ func (pc *PodConfig) podAnnotations(job *jobspec.Job, public jobspec.Variables) 
 	ann[AnnotationProject] = job.JobInfo.ProjectFullPath
 	if u := public.Get("CI_JOB_URL"); u != "" {
 		ann[AnnotationJobURL] = u
+	}
+	if job.JobInfo.Stage != "" {
+		ann[AnnotationStage] = job.JobInfo.Stage
 	}
 	if job.GitInfo.Ref != "" {
 		ann[AnnotationRef] = job.GitInfo.Ref
