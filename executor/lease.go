@@ -16,6 +16,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	coordinationclient "k8s.io/client-go/kubernetes/typed/coordination/v1"
+
+	"github.com/kuberunner/kuberunner/executor/jobpod"
 )
 
 // Several replicas of one runner (one Deployment, one token) share the jobs' namespace. Each
@@ -155,14 +157,14 @@ type replicas struct {
 	k      *Kubernetes
 	now    time.Time
 	listed bool
-	live   map[string]bool // LabelManager values with a fresh Lease
+	live   map[string]bool // jobpod.LabelManager values with a fresh Lease
 	err    error
 }
 
 // adoptable: the pod is this replica's (an earlier process of it created it), an older
 // runner's (no manager label), or its replica's Lease is gone or expired.
 func (r *replicas) adoptable(pod metav1.Object) bool {
-	m := pod.GetLabels()[LabelManager]
+	m := pod.GetLabels()[jobpod.LabelManager]
 	if m == "" || m == r.k.pc.Manager {
 		return true
 	}
@@ -197,8 +199,8 @@ func (k *Kubernetes) liveManagers(now time.Time) (map[string]bool, error) {
 	}
 	live := map[string]bool{}
 	for i := range list.Items {
-		if l := &list.Items[i]; l.Labels[LabelManager] != "" && !leaseExpired(l, now) {
-			live[l.Labels[LabelManager]] = true
+		if l := &list.Items[i]; l.Labels[jobpod.LabelManager] != "" && !leaseExpired(l, now) {
+			live[l.Labels[jobpod.LabelManager]] = true
 		}
 	}
 	return live, nil
