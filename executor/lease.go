@@ -140,14 +140,12 @@ func (h *heartbeat) release() {
 }
 
 // leaseExpired: a Lease not renewed within its duration belongs to a replica that died.
-// Renewal times are the holder's clock: replicas' clocks must agree to well within the
-// duration, as they do on nodes kept in time.
 func leaseExpired(l *coordinationv1.Lease, now time.Time) bool {
 	s := l.Spec
 	if s.RenewTime == nil || s.LeaseDurationSeconds == nil {
 		return true
 	}
-	return s.RenewTime.Add(time.Duration(*s.LeaseDurationSeconds) * time.Second).Before(now)
+	return jobpod.LeaseExpired(s.RenewTime.Time, *s.LeaseDurationSeconds, now)
 }
 
 // replicas is one adoption pass's view of the runner's other replicas: whose Lease is

@@ -1,5 +1,7 @@
 package jobpod
 
+import "time"
+
 // Labels and annotations on a job's objects (pod, Secret, deploy ServiceAccount) and on a
 // replica's Lease: what the runner selects on, and what people and tools outside the
 // runner read (`kubectl get pods -l kuberunner.io/job-id=42`, `kubectl kuberunner`).
@@ -31,3 +33,10 @@ const (
 	PrepareContainer = "prepare"
 	BuildContainer   = "build"
 )
+
+// LeaseExpired: a replica's Lease last renewed at renewed, for seconds, has expired at now,
+// so the replica died and its pods are adoptable. Renewal times are the holder's clock:
+// replicas' clocks must agree to well within the duration, as they do on nodes kept in time.
+func LeaseExpired(renewed time.Time, seconds int32, now time.Time) bool {
+	return renewed.Add(time.Duration(seconds) * time.Second).Before(now)
+}
