@@ -73,14 +73,7 @@ func (p *Plugin) Jobs(ctx context.Context, output string) error {
 	slices.SortFunc(rows, func(a, b JobRow) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.JobID, b.JobID))
 	})
-	if output == OutputJSON {
-		return writeJSON(p.Out, rows)
-	}
-	if len(rows) == 0 {
-		_, err := fmt.Fprintf(p.ErrOut, "No kuberunner job pods %s.\n", p.where())
-		return err
-	}
-	return printTable(p.Out, rows, p.jobColumns(), output == OutputWide, p.Namespace == "", func(r *JobRow) string { return r.Namespace })
+	return printRows(p, rows, output, "kuberunner job pods", p.jobColumns(), func(r *JobRow) string { return r.Namespace })
 }
 
 func (p *Plugin) jobColumns() []column[JobRow] {

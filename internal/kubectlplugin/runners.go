@@ -58,14 +58,7 @@ func (p *Plugin) Runners(ctx context.Context, output string) error {
 		return fmt.Errorf("list runner leases %s: %w", p.where(), err)
 	}
 	rows := p.replicaRows(ctx, pods.Items, leases.Items)
-	if output == OutputJSON {
-		return writeJSON(p.Out, rows)
-	}
-	if len(rows) == 0 {
-		_, err := fmt.Fprintf(p.ErrOut, "No kuberunner runner pods or leases %s.\n", p.where())
-		return err
-	}
-	return printTable(p.Out, rows, p.replicaColumns(), output == OutputWide, p.Namespace == "", func(r *ReplicaRow) string { return r.Namespace })
+	return printRows(p, rows, output, "kuberunner runner pods or Leases", p.replicaColumns(), func(r *ReplicaRow) string { return r.Namespace })
 }
 
 func (p *Plugin) replicaRows(ctx context.Context, pods []corev1.Pod, leases []coordinationv1.Lease) []ReplicaRow {

@@ -97,3 +97,21 @@ func TestLeaseExpired(t *testing.T) {
 		}
 	}
 }
+
+// No replicas: a note for people, an empty list (not null) for scripts.
+func TestRunnersNone(t *testing.T) {
+	p := newTestPlugin("elsewhere", runnerObjects()...)
+	if err := p.Runners(context.Background(), OutputJSON); err != nil {
+		t.Fatal(err)
+	}
+	if p.out.String() != "[]\n" {
+		t.Errorf("JSON = %q, want []", p.out)
+	}
+	p.out.Reset()
+	if err := p.Runners(context.Background(), OutputTable); err != nil {
+		t.Fatal(err)
+	}
+	if p.out.Len() != 0 || p.errOut.String() != "No kuberunner runner pods or Leases in namespace \"elsewhere\".\n" {
+		t.Errorf("out %q, errOut %q", p.out, p.errOut)
+	}
+}

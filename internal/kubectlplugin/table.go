@@ -1,6 +1,7 @@
 package kubectlplugin
 
 import (
+	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -14,6 +15,22 @@ type column[T any] struct {
 	header string
 	wide   bool
 	value  func(*T) string
+}
+
+// printRows prints a listing as output asks. No rows make a note on ErrOut rather than a
+// lone header, and "[]" in JSON, so scripts reading Out need no special case.
+func printRows[T any](p *Plugin, rows []T, output, what string, cols []column[T], namespace func(*T) string) error {
+	if output == OutputJSON {
+		if rows == nil {
+			rows = []T{}
+		}
+		return writeJSON(p.Out, rows)
+	}
+	if len(rows) == 0 {
+		_, err := fmt.Fprintf(p.ErrOut, "No %s %s.\n", what, p.where())
+		return err
+	}
+	return printTable(p.Out, rows, cols, output == OutputWide, p.Namespace == "", namespace)
 }
 
 // printTable prints rows as kubectl does: upper-case headers, columns three spaces apart,
