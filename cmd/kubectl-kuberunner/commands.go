@@ -27,12 +27,15 @@ func runnersCommand(g *globals) *cobra.Command {
 	}, "wide (adds node, Lease name) or json", (*kubectlplugin.Plugin).Runners)
 }
 
-// listCommand completes a listing command: no arguments, and -o.
+// listCommand completes a listing command: no arguments, and -o, checked before any connection.
 func listCommand(g *globals, c *cobra.Command, outputHelp string,
 	list func(*kubectlplugin.Plugin, context.Context, string) error) *cobra.Command {
 	var output string
 	c.Args = cobra.NoArgs
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := kubectlplugin.CheckOutput(output); err != nil {
+			return err
+		}
 		p, err := g.plugin()
 		if err != nil {
 			return err

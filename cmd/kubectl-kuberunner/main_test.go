@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 
@@ -30,11 +29,18 @@ func TestFlags(t *testing.T) {
 }
 
 // Bad arguments are refused before any connection to a cluster.
-func TestBadJobID(t *testing.T) {
-	var errOut bytes.Buffer
-	root := newRootCommand(genericiooptions.IOStreams{Out: &bytes.Buffer{}, ErrOut: &errOut})
-	root.SetArgs([]string{"logs", "kr-job-42", "--kubeconfig", "/nonexistent"})
-	if err := root.Execute(); err == nil || !strings.Contains(err.Error(), `job id "kr-job-42"`) {
-		t.Errorf("err = %v, want one naming the bad job id", err)
+func TestBadArguments(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"logs", "kr-job-42"}, `job id "kr-job-42"`},
+		{[]string{"jobs", "-o", "yaml"}, `output format "yaml"`},
+	} {
+		root := newRootCommand(genericiooptions.NewTestIOStreamsDiscard())
+		root.SetArgs(append(tc.args, "--kubeconfig", "/nonexistent"))
+		if err := root.Execute(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want one containing %s", tc.args, err, tc.want)
+		}
 	}
 }
