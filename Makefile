@@ -7,9 +7,11 @@ STATICCHECK_VERSION := v0.8.2
 
 .PHONY: build test unit lint e2e check demo demo-small cluster-up cluster-down bench tools
 
-# One static binary: it also runs inside job pods (copied in by the prepare step), whatever the image's libc.
+# Static binaries: kuberunner also runs inside job pods (copied in by the prepare step), whatever
+# the image's libc; kubectl-kuberunner is the kubectl plugin (put it on PATH: `kubectl kuberunner`).
 build:
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o kuberunner ./cmd/kuberunner
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o kubectl-kuberunner ./cmd/kubectl-kuberunner
 
 tools: $(GOBIN)/staticcheck
 $(GOBIN)/staticcheck:

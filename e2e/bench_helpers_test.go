@@ -18,7 +18,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/kuberunner/kuberunner/coordinator"
-	"github.com/kuberunner/kuberunner/executor"
+	"github.com/kuberunner/kuberunner/executor/jobpod"
 )
 
 // podObserver notes when the test first saw each job's pod, through an informer: the
@@ -37,7 +37,7 @@ func newPodObserver(b *testing.B, s *execStack) *podObserver {
 		}
 		po.mu.Lock()
 		defer po.mu.Unlock()
-		if id := pod.Labels[executor.LabelJobID]; id != "" && po.seen[id].IsZero() {
+		if id := pod.Labels[jobpod.LabelJobID]; id != "" && po.seen[id].IsZero() {
 			po.seen[id] = time.Now()
 		}
 	}}, nil)

@@ -18,7 +18,7 @@ import (
 	"github.com/kuberunner/kuberunner/config"
 	"github.com/kuberunner/kuberunner/coordinator"
 	"github.com/kuberunner/kuberunner/coordinator/coordinatortest"
-	"github.com/kuberunner/kuberunner/executor"
+	"github.com/kuberunner/kuberunner/executor/jobpod"
 	"github.com/kuberunner/kuberunner/jobspec"
 )
 
@@ -113,13 +113,13 @@ func (s *execStack) waitPodsOfRunningJobs(t *testing.T, jobs []chaosJob) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
-		pods, err := s.client.CoreV1().Pods(s.ns).List(context.Background(), metav1.ListOptions{LabelSelector: executor.LabelManagedBy + "=" + executor.ManagedBy})
+		pods, err := s.client.CoreV1().Pods(s.ns).List(context.Background(), metav1.ListOptions{LabelSelector: jobpod.LabelManagedBy + "=" + jobpod.ManagedBy})
 		if err != nil {
 			t.Fatal(err)
 		}
 		has := map[string]bool{}
 		for _, p := range pods.Items {
-			has[p.Labels[executor.LabelJobID]] = true
+			has[p.Labels[jobpod.LabelJobID]] = true
 		}
 		missing := false
 		for _, j := range jobs {
@@ -141,7 +141,7 @@ func (s *execStack) deleteJobPod(t *testing.T, id int64) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	sel := metav1.ListOptions{LabelSelector: executor.LabelJobID + "=" + strconv.FormatInt(id, 10)}
+	sel := metav1.ListOptions{LabelSelector: jobpod.LabelJobID + "=" + strconv.FormatInt(id, 10)}
 	for ctx.Err() == nil {
 		pods, err := s.client.CoreV1().Pods(s.ns).List(ctx, sel)
 		if err != nil {

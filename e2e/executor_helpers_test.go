@@ -29,6 +29,7 @@ import (
 	"github.com/kuberunner/kuberunner/coordinator"
 	"github.com/kuberunner/kuberunner/e2e/e2eutil"
 	"github.com/kuberunner/kuberunner/executor"
+	"github.com/kuberunner/kuberunner/executor/jobpod"
 	"github.com/kuberunner/kuberunner/gitlab"
 	"github.com/kuberunner/kuberunner/internal/testio"
 	"github.com/kuberunner/kuberunner/jobspec"
@@ -199,7 +200,7 @@ const cleanupWait = 90 * time.Second
 // right after the pod, so a watcher can see the pod go first: the Secret gets a few seconds.
 func (s *execStack) checkNoJobObjects(t *testing.T, id int64) {
 	t.Helper()
-	sel := metav1.ListOptions{LabelSelector: executor.LabelJobID + "=" + fmt.Sprint(id)}
+	sel := metav1.ListOptions{LabelSelector: jobpod.LabelJobID + "=" + fmt.Sprint(id)}
 	var pods, secrets int
 	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 10*time.Second, true,
 		func(ctx context.Context) (bool, error) {
@@ -223,7 +224,7 @@ func (s *execStack) checkNoJobObjects(t *testing.T, id int64) {
 // its Secret is too.
 func waitNoJobObjects(ctx context.Context, t *testing.T, s *execStack, id int64) {
 	t.Helper()
-	sel := executor.LabelJobID + "=" + fmt.Sprint(id)
+	sel := jobpod.LabelJobID + "=" + fmt.Sprint(id)
 	lw := &cache.ListWatch{
 		ListFunc: func(o metav1.ListOptions) (runtime.Object, error) {
 			o.LabelSelector = sel
@@ -251,7 +252,7 @@ func (s *execStack) watchJobObjects(t testing.TB, pods, secrets cache.ResourceEv
 	t.Helper()
 	factory := informers.NewSharedInformerFactoryWithOptions(s.client, 0, informers.WithNamespace(s.ns),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.LabelSelector = executor.LabelManagedBy + "=" + executor.ManagedBy
+			o.LabelSelector = jobpod.LabelManagedBy + "=" + jobpod.ManagedBy
 		}))
 	var synced []cache.InformerSynced
 	add := func(inf cache.SharedIndexInformer, h cache.ResourceEventHandler) {

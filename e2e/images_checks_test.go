@@ -12,7 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
-	"github.com/kuberunner/kuberunner/executor"
+	"github.com/kuberunner/kuberunner/executor/jobpod"
 )
 
 // checkJobPodSecurity: no container of any job pod is privileged or has a capability added;
@@ -89,7 +89,7 @@ func checkSecretsNowhere(t *testing.T, e *imageEnv, r localRun) {
 // namespace (and so no token of theirs is valid).
 func checkNoDeployAccessLeft(t *testing.T, e *imageEnv) {
 	t.Helper()
-	sel := metav1.ListOptions{LabelSelector: labels.Set{executor.LabelManagedBy: executor.ManagedBy}.String()}
+	sel := metav1.ListOptions{LabelSelector: labels.Set{jobpod.LabelManagedBy: jobpod.ManagedBy}.String()}
 	sas, err := e.client.CoreV1().ServiceAccounts(e.deployNS).List(context.Background(), sel)
 	if err != nil {
 		t.Fatal(err)

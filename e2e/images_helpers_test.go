@@ -123,7 +123,7 @@ func (e *imageEnv) record(ctx context.Context, t *testing.T) *recorder {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secrets, err := e.client.CoreV1().Secrets(e.jobsNS).Watch(ctx, metav1.ListOptions{LabelSelector: executor.LabelJobID})
+	secrets, err := e.client.CoreV1().Secrets(e.jobsNS).Watch(ctx, metav1.ListOptions{LabelSelector: jobpod.LabelJobID})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/kuberunner/kuberunner/config"
 	"github.com/kuberunner/kuberunner/e2e/e2eutil"
 	"github.com/kuberunner/kuberunner/executor"
+	"github.com/kuberunner/kuberunner/executor/jobpod"
 	"github.com/kuberunner/kuberunner/pipeline"
 	"github.com/kuberunner/kuberunner/runner"
 )
@@ -117,7 +118,7 @@ func TestPipelineStatesAsGitLab(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			secrets, err := client.CoreV1().Secrets(ns).List(context.Background(), metav1.ListOptions{LabelSelector: executor.LabelJobID})
+			secrets, err := client.CoreV1().Secrets(ns).List(context.Background(), metav1.ListOptions{LabelSelector: jobpod.LabelJobID})
 			if err != nil {
 				t.Fatal(err)
 			}

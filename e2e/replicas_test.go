@@ -21,7 +21,7 @@ import (
 	"github.com/kuberunner/kuberunner/config"
 	"github.com/kuberunner/kuberunner/coordinator"
 	"github.com/kuberunner/kuberunner/e2e/e2eutil"
-	"github.com/kuberunner/kuberunner/executor"
+	"github.com/kuberunner/kuberunner/executor/jobpod"
 )
 
 // TestRunnerReplicasInCluster installs the runner as operators do, from manifests/base
@@ -157,11 +157,11 @@ func (s *execStack) jobManagers(ctx context.Context, t *testing.T, ids []int64) 
 	t.Helper()
 	count := map[string]int{}
 	for _, id := range ids {
-		pods, err := s.client.CoreV1().Pods(s.ns).List(ctx, metav1.ListOptions{LabelSelector: fmt.Sprintf("%s=%d", executor.LabelJobID, id)})
+		pods, err := s.client.CoreV1().Pods(s.ns).List(ctx, metav1.ListOptions{LabelSelector: fmt.Sprintf("%s=%d", jobpod.LabelJobID, id)})
 		if err != nil || len(pods.Items) != 1 {
 			t.Fatalf("job %d's pod: %v (%d found)", id, err, len(pods.Items))
 		}
-		count[pods.Items[0].Labels[executor.LabelManager]]++
+		count[pods.Items[0].Labels[jobpod.LabelManager]]++
 	}
 	var ms []string
 	for m := range count {

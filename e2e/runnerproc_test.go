@@ -56,7 +56,10 @@ func kuberunnerBinary(t testing.TB) string {
 func newRunnerProcess(t testing.TB, cfg *config.Config) *runnerProcess {
 	t.Helper()
 	p := &runnerProcess{bin: kuberunnerBinary(t), cfgPath: filepath.Join(t.TempDir(), "config.yaml"), logs: &testio.Buffer{}}
-	if err := config.Save(p.cfgPath, cfg); err != nil {
+	// Save writes every key, so what Load would default must be set here.
+	c := *cfg
+	c.LogLevel, c.LogFormat = "debug", "text"
+	if err := config.Save(p.cfgPath, &c); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

@@ -162,7 +162,7 @@ var errUnadoptable = errors.New("cannot be adopted")
 func (k *Kubernetes) orphan(pod *corev1.Pod) (*jobRun, jobpod.Trace, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	sel := labels.SelectorFromSet(map[string]string{LabelJobID: pod.Labels[LabelJobID]})
+	sel := labels.SelectorFromSet(map[string]string{jobpod.LabelJobID: pod.Labels[jobpod.LabelJobID]})
 	list, err := k.client.CoreV1().Secrets(pod.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 	if err != nil {
 		return nil, jobpod.Trace{}, fmt.Errorf("find the job's secret: %w", err)

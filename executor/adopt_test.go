@@ -22,7 +22,7 @@ func (h *harness) leftPod() *corev1.Pod {
 	return h.leftPodOf(h.exec.pc.Manager)
 }
 
-// leftPodOf is leftPod as the replica whose LabelManager is manager made it; "": a runner
+// leftPodOf is leftPod as the replica whose jobpod.LabelManager is manager made it; "": a runner
 // older than replica labels.
 func (h *harness) leftPodOf(manager string) *corev1.Pod {
 	h.t.Helper()

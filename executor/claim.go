@@ -1,6 +1,8 @@
 package executor
 
 import (
+	"github.com/kuberunner/kuberunner/executor/jobpod"
+
 	"context"
 	"log/slog"
 	"sync"
@@ -93,7 +95,7 @@ func (c *claims) take(ctx context.Context, m string, cur *coordinationv1.Lease, 
 
 func (c *claims) stamp(l *coordinationv1.Lease, m string, now, cutoff time.Time) {
 	lbls := RunnerSelector(c.runner)
-	lbls[LabelManager] = m
+	lbls[jobpod.LabelManager] = m
 	stampLease(l, c.identity, lbls, c.duration, now)
 	if l.Annotations == nil {
 		l.Annotations = map[string]string{}
@@ -174,7 +176,7 @@ func (c *claims) give(ctx context.Context, m string, l *coordinationv1.Lease, po
 func podsOf(pods []*corev1.Pod, m string, cutoff time.Time) (before, since int) {
 	for _, p := range pods {
 		switch {
-		case p.Labels[LabelManager] != m:
+		case p.Labels[jobpod.LabelManager] != m:
 		case p.CreationTimestamp.Time.Before(cutoff):
 			before++
 		default:

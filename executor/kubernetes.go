@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kuberunner/kuberunner/config"
+	"github.com/kuberunner/kuberunner/executor/jobpod"
 )
 
 // DefaultUnschedulableTimeout is how long a job's pod may wait for a node before the job
@@ -52,7 +53,7 @@ type Options struct {
 	// default DefaultSweepInterval.
 	SweepInterval time.Duration
 	// Identity is this replica's name among the replicas of one runner (its pod's name):
-	// its pods carry it (LabelManager) and it renews a Lease under it. Empty: the process
+	// its pods carry it (jobpod.LabelManager) and it renews a Lease under it. Empty: the process
 	// is the runner's only one (a local pipeline); no Lease, no manager label.
 	Identity string
 	// LeaseDuration is how long this replica's Lease stays fresh; default DefaultLeaseDuration.
@@ -157,7 +158,7 @@ func NewKubernetes(rc config.Runner, opts Options) (*Kubernetes, error) {
 		// so that another replica finds the Lease from a pod to claim it.
 		k.pc.Manager = labelValue(opts.Identity)
 		lbls := RunnerSelector(rc.Name)
-		lbls[LabelManager] = k.pc.Manager
+		lbls[jobpod.LabelManager] = k.pc.Manager
 		leases := client.CoordinationV1().Leases(pc.Namespace)
 		k.claims = &claims{leases: leases, runner: rc.Name, identity: k.pc.Manager,
 			duration: k.leaseDuration, log: k.log, held: map[string]*coordinationv1.Lease{}}

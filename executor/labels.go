@@ -6,26 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kuberunner/kuberunner/executor/jobpod"
 	"github.com/kuberunner/kuberunner/jobspec"
-)
-
-// Labels that identify a job's pod and Secret: `kubectl get pods -l kuberunner.io/job-id=42`.
-const (
-	LabelManagedBy  = "app.kubernetes.io/managed-by"
-	LabelJobID      = "kuberunner.io/job-id"
-	LabelRunner     = "kuberunner.io/runner"
-	LabelRunnerID   = "kuberunner.io/runner-id"
-	LabelProjectID  = "kuberunner.io/project-id"
-	LabelPipelineID = "kuberunner.io/pipeline-id"
-	// LabelManager names the replica that created a pod (its Identity, label-safe), so that
-	// the other replicas of the runner leave it alone while that replica's Lease is fresh.
-	LabelManager = "kuberunner.io/manager"
-	ManagedBy    = "kuberunner"
-
-	AnnotationJobName = "kuberunner.io/job-name"
-	AnnotationProject = "kuberunner.io/project"
-	AnnotationJobURL  = "kuberunner.io/job-url"
-	AnnotationRef     = "kuberunner.io/ref"
 )
 
 // podLabels are the configured labels, expanded with the job's public variables and made
@@ -36,14 +18,14 @@ func (pc *PodConfig) podLabels(job *jobspec.Job, public jobspec.Variables) map[s
 		labels[k] = labelValue(public.Expand(v))
 	}
 	maps.Copy(labels, RunnerSelector(pc.Runner.Name))
-	labels[LabelJobID] = strconv.FormatInt(job.ID, 10)
-	labels[LabelProjectID] = strconv.FormatInt(job.JobInfo.ProjectID, 10)
-	labels[LabelPipelineID] = strconv.FormatInt(job.JobInfo.PipelineID, 10)
+	labels[jobpod.LabelJobID] = strconv.FormatInt(job.ID, 10)
+	labels[jobpod.LabelProjectID] = strconv.FormatInt(job.JobInfo.ProjectID, 10)
+	labels[jobpod.LabelPipelineID] = strconv.FormatInt(job.JobInfo.PipelineID, 10)
 	if pc.Runner.ID != 0 {
-		labels[LabelRunnerID] = strconv.FormatInt(pc.Runner.ID, 10)
+		labels[jobpod.LabelRunnerID] = strconv.FormatInt(pc.Runner.ID, 10)
 	}
 	if pc.Manager != "" {
-		labels[LabelManager] = pc.Manager
+		labels[jobpod.LabelManager] = pc.Manager
 	}
 	return labels
 }
@@ -51,7 +33,7 @@ func (pc *PodConfig) podLabels(job *jobspec.Job, public jobspec.Variables) map[s
 // RunnerSelector are the labels every object of this runner carries; the orphan sweep
 // selects on them.
 func RunnerSelector(runnerName string) map[string]string {
-	return map[string]string{LabelManagedBy: ManagedBy, LabelRunner: labelValue(runnerName)}
+	return map[string]string{jobpod.LabelManagedBy: jobpod.ManagedBy, jobpod.LabelRunner: labelValue(runnerName)}
 }
 
 func (pc *PodConfig) podAnnotations(job *jobspec.Job, public jobspec.Variables) map[string]string {
@@ -59,13 +41,16 @@ func (pc *PodConfig) podAnnotations(job *jobspec.Job, public jobspec.Variables) 
 	for k, v := range pc.Annotations {
 		ann[k] = public.Expand(v)
 	}
-	ann[AnnotationJobName] = job.JobInfo.Name
-	ann[AnnotationProject] = job.JobInfo.ProjectFullPath
+	ann[jobpod.AnnotationJobName] = job.JobInfo.Name
+	ann[jobpod.AnnotationProject] = job.JobInfo.ProjectFullPath
 	if u := public.Get("CI_JOB_URL"); u != "" {
-		ann[AnnotationJobURL] = u
+		ann[jobpod.AnnotationJobURL] = u
+	}
+	if job.JobInfo.Stage != "" {
+		ann[jobpod.AnnotationStage] = job.JobInfo.Stage
 	}
 	if job.GitInfo.Ref != "" {
-		ann[AnnotationRef] = job.GitInfo.Ref
+		ann[jobpod.AnnotationRef] = job.GitInfo.Ref
 	}
 	return ann
 }

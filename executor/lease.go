@@ -18,6 +18,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	coordinationclient "k8s.io/client-go/kubernetes/typed/coordination/v1"
+
+	"github.com/kuberunner/kuberunner/executor/jobpod"
 )
 
 // Several replicas of one runner (one Deployment, one token) share the jobs' namespace. Each
@@ -184,14 +186,12 @@ func holderOf(l *coordinationv1.Lease) string {
 }
 
 // leaseExpired: a Lease not renewed within its duration belongs to a replica that died.
-// Renewal times are the holder's clock: replicas' clocks must agree to well within the
-// duration, as they do on nodes kept in time.
 func leaseExpired(l *coordinationv1.Lease, now time.Time) bool {
 	s := l.Spec
 	if s.RenewTime == nil || s.LeaseDurationSeconds == nil {
 		return true
 	}
-	return s.RenewTime.Add(time.Duration(*s.LeaseDurationSeconds) * time.Second).Before(now)
+	return jobpod.LeaseExpired(s.RenewTime.Time, *s.LeaseDurationSeconds, now)
 }
 
 // replicas is one adoption pass's view of the runner's other replicas: their Leases, listed
@@ -201,7 +201,7 @@ type replicas struct {
 	k       *Kubernetes
 	now     time.Time
 	listed  bool
-	leases  map[string]*coordinationv1.Lease // by LabelManager
+	leases  map[string]*coordinationv1.Lease // by jobpod.LabelManager
 	err     error
 	cutoffs map[string]time.Time // by manager claimed in this pass; zero: not this replica's
 }
@@ -210,7 +210,7 @@ type replicas struct {
 // replica holds its own Lease, an older runner's (no manager label), or its replica's Lease
 // was gone or expired and this replica's claim on it won, and the pod predates the claim.
 func (r *replicas) adoptable(pod metav1.Object) bool {
-	m := pod.GetLabels()[LabelManager]
+	m := pod.GetLabels()[jobpod.LabelManager]
 	switch {
 	case m == "":
 		return true
@@ -259,8 +259,8 @@ func (k *Kubernetes) replicaLeases() (map[string]*coordinationv1.Lease, error) {
 	}
 	leases := map[string]*coordinationv1.Lease{}
 	for i := range list.Items {
-		if l := &list.Items[i]; l.Labels[LabelManager] != "" {
-			leases[l.Labels[LabelManager]] = l
+		if l := &list.Items[i]; l.Labels[jobpod.LabelManager] != "" {
+			leases[l.Labels[jobpod.LabelManager]] = l
 		}
 	}
 	return leases, nil

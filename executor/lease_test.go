@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/kuberunner/kuberunner/executor/jobpod"
 )
 
 const (
@@ -49,7 +51,7 @@ func TestLeaseName(t *testing.T) {
 // replicaLease is the Lease of replica identity, renewed at renewed.
 func replicaLease(identity string, renewed time.Time) *coordinationv1.Lease {
 	labels := RunnerSelector("r1")
-	labels[LabelManager] = identity
+	labels[jobpod.LabelManager] = identity
 	return &coordinationv1.Lease{
 		ObjectMeta: metav1.ObjectMeta{Name: LeaseName("r1", identity), Namespace: "ci", Labels: labels},
 		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr(identity), LeaseDurationSeconds: ptr(int32(15)),
@@ -183,8 +185,8 @@ func TestHeartbeat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := objs.Pod.Labels[LabelManager]; got != us {
-		t.Errorf("pod label %s = %q, want %q", LabelManager, got, us)
+	if got := objs.Pod.Labels[jobpod.LabelManager]; got != us {
+		t.Errorf("pod label %s = %q, want %q", jobpod.LabelManager, got, us)
 	}
 	ctx := context.Background()
 	leases := h.client.CoordinationV1().Leases("ci")
@@ -197,7 +199,7 @@ func TestHeartbeat(t *testing.T) {
 		if err != nil {
 			continue
 		}
-		if *l.Spec.HolderIdentity != us || *l.Spec.LeaseDurationSeconds != 1 || l.Labels[LabelManager] != us || l.Labels[LabelRunner] != "r1" {
+		if *l.Spec.HolderIdentity != us || *l.Spec.LeaseDurationSeconds != 1 || l.Labels[jobpod.LabelManager] != us || l.Labels[jobpod.LabelRunner] != "r1" {
 			t.Fatalf("Lease %+v %+v, want held by %s for 1s, labeled", l.Labels, l.Spec, us)
 		}
 		if first == nil {

@@ -17,8 +17,8 @@ import (
 
 // Container and volume names of a job pod.
 const (
-	prepareContainer = "prepare"
-	buildContainer   = "build"
+	prepareContainer = jobpod.PrepareContainer
+	buildContainer   = jobpod.BuildContainer
 
 	binVolume    = "kr-bin"
 	jobVolume    = "kr-job"

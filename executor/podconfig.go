@@ -32,7 +32,7 @@ type PodConfig struct {
 
 	// Runner identifies the runner in labels and CI_RUNNER_* variables.
 	Runner RunnerInfo
-	// Manager is the LabelManager value of the replica creating the pods; empty: none.
+	// Manager is the jobpod.LabelManager value of the replica creating the pods; empty: none.
 	Manager string
 
 	ServiceAccount      string

@@ -1,6 +1,8 @@
 package executor
 
 import (
+	"github.com/kuberunner/kuberunner/executor/jobpod"
+
 	"context"
 	"log/slog"
 	"testing"
@@ -77,7 +79,7 @@ func TestClaimGivenUp(t *testing.T) {
 	cutoff := time.Now().Add(-30 * time.Second)
 	podAt := func(at time.Time) *corev1.Pod {
 		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", CreationTimestamp: metav1.NewTime(at),
-			Labels: map[string]string{LabelManager: dead}}}
+			Labels: map[string]string{jobpod.LabelManager: dead}}}
 	}
 	left, since := podAt(cutoff.Add(-time.Minute)), podAt(time.Now())
 	tests := []struct {

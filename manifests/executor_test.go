@@ -176,7 +176,7 @@ func otherReplica(t *testing.T, c *fake.Clientset, ns string) *corev1.Pod {
 	t.Helper()
 	const identity = "kuberunner-5f7c9-bbbbb"
 	lbls := executor.RunnerSelector("r1")
-	lbls[executor.LabelManager] = identity
+	lbls[jobpod.LabelManager] = identity
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: executor.PodName(41), Namespace: ns, Labels: lbls,
 			CreationTimestamp: metav1.NewTime(time.Now().Add(-time.Hour))},
