@@ -12,8 +12,8 @@ package manifests
 
 import "embed"
 
-// FS holds base/, deploy/, examples/, grafana/ and config.example.yaml with their repository paths
+// FS holds base/, deploy/, examples/, grafana/, prometheus/ and config.example.yaml with their repository paths
 // ("base/role.yaml").
 //
-//go:embed base deploy examples grafana config.example.yaml
+//go:embed base deploy examples grafana prometheus config.example.yaml
 var FS embed.FS
