@@ -22,9 +22,12 @@ import (
 
 // dashQuery is one PromQL expression of the dashboard and where it stands.
 type dashQuery struct {
-	Where string // panel "Jobs" or variable runner
-	Expr  string
+	Where  string // panel "Jobs" or variable runner
+	Expr   string
+	Legend []string // the labels its legend shows ({{runner}})
 }
+
+var legendLabel = regexp.MustCompile(`\{\{\s*(\w+)\s*\}\}`)
 
 // grafanaVar matches $name, ${name}, ${name:format} and [[name]].
 var grafanaVar = regexp.MustCompile(`\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]`)
@@ -61,17 +64,21 @@ func dashboardQueries(t *testing.T, vals map[string]string) []dashQuery {
 	t.Helper()
 	d := readDashboard(t)
 	var out []dashQuery
-	add := func(where, expr string) {
+	add := func(where, expr, legend string) {
 		e, err := substitute(expr, vals)
 		if err != nil {
 			t.Errorf("%s: %v\n\t%s", where, err, expr)
 			return
 		}
-		out = append(out, dashQuery{where, e})
+		q := dashQuery{Where: where, Expr: e}
+		for _, m := range legendLabel.FindAllStringSubmatch(legend, -1) {
+			q.Legend = append(q.Legend, m[1])
+		}
+		out = append(out, q)
 	}
 	for _, p := range allPanels(d.Panels) {
 		for _, tg := range p.Targets {
-			add(fmt.Sprintf("panel %q", p.Title), tg.Expr)
+			add(fmt.Sprintf("panel %q", p.Title), tg.Expr, tg.LegendFormat)
 		}
 	}
 	for _, v := range d.Templating.List {
@@ -94,7 +101,7 @@ func dashboardQueries(t *testing.T, vals map[string]string) []dashQuery {
 		} else {
 			sel += "{" + label + `!=""}`
 		}
-		add("variable "+v.Name, sel)
+		add("variable "+v.Name, sel, "")
 	}
 	if len(out) == 0 {
 		t.Fatal("no PromQL expression found in the dashboard")

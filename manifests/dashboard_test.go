@@ -38,7 +38,7 @@ type panel struct {
 	Type       string
 	Title      string
 	Datasource *struct{ Type, UID string }
-	Targets    []struct{ Expr string }
+	Targets    []struct{ Expr, LegendFormat string }
 	Panels     []panel // a collapsed row's panels
 }
 
