@@ -2,7 +2,7 @@
 // kustomize base (namespace, ServiceAccount, the runner's least-privilege Role and its
 // binding, the Deployment, the metrics Service), the Role deploy jobs' namespaces grant the
 // runner (deploy/), an example configuration, an overlay that runs jobs in another
-// namespace, and the Grafana dashboard.
+// namespace, the Grafana dashboard and the Prometheus rules.
 //
 // The files are embedded, and decoded by Base and Role, so that tests (unit tests here,
 // end-to-end tests on a cluster) check and apply exactly what operators get. Enforcer
@@ -12,8 +12,8 @@ package manifests
 
 import "embed"
 
-// FS holds base/, deploy/, examples/, grafana/ and config.example.yaml with their repository paths
+// FS holds base/, deploy/, examples/, grafana/, prometheus/ and config.example.yaml with their repository paths
 // ("base/role.yaml").
 //
-//go:embed base deploy examples grafana config.example.yaml
+//go:embed base deploy examples grafana prometheus config.example.yaml
 var FS embed.FS
