@@ -175,7 +175,7 @@ func (pc *PodConfig) podSpec(job *jobspec.Job, f features, secret *corev1.Secret
 		SecurityContext:               f.security.Pod.DeepCopy(),
 		HostAliases:                   hostAliases,
 		ActiveDeadlineSeconds:         ptr(timeout + int64(pc.DeadlineMargin.Seconds())),
-		TerminationGracePeriodSeconds: ptr(int64(pc.GracefulCancel.Seconds())),
+		TerminationGracePeriodSeconds: ptr(int64(pc.podGrace().Seconds())),
 		// Service links would add an environment variable per Service in the namespace
 		// to every container: noise in the job's environment.
 		EnableServiceLinks: ptr(false),

@@ -23,6 +23,19 @@ const cleanupTimeout = 30 * time.Second
 // stop, beyond the pod's grace period.
 const shipperTimeout = 30 * time.Second
 
+// ShipperGrace is what a job pod's grace period adds to the graceful cancel timeout: the
+// trace shipper stops last, and needs the time to deliver the end of the log and the final
+// state while GitLab is slow or down. It exits as soon as it is done, so the pod does not
+// linger for it otherwise; a kill at the end of the grace period loses the log's end.
+const ShipperGrace = 5 * time.Minute
+
+// podGrace is the job pod's grace period: after_script's time, then the shipper's.
+func (pc *PodConfig) podGrace() time.Duration { return pc.GracefulCancel + ShipperGrace }
+
+// errIncompleteTrace fails a job whose script succeeded but whose log did not all reach
+// GitLab: a job is never reported a success with part of its log missing.
+var errIncompleteTrace = errors.New("part of the job's log may not have reached GitLab: the pod's trace shipper stopped before it delivered everything (GitLab unreachable for longer than the pod's grace period, or the shipper was killed)")
+
 // Run runs job as one pod and returns how it ended; see runner.Executor. The pod and its
 // Secret are gone when Run returns, whatever happened.
 func (k *Kubernetes) Run(ctx context.Context, job *jobspec.Job, log io.Writer, graceful <-chan struct{}) jobspec.Result {
@@ -93,6 +106,8 @@ func (j *jobRun) follow(ctx context.Context, feed *podFeed, h TraceHandover, han
 		h.Reported(st)
 	} else if err := h.Resume(context.WithoutCancel(ctx), st, known); err != nil {
 		res = jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: err}
+	} else if res.Success() && !(known && st.Complete) {
+		res = jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: errIncompleteTrace}
 	}
 	if err := j.cleanup(feed); err != nil {
 		j.warnf("cleanup: %v", err)
@@ -175,7 +190,7 @@ func (j *jobRun) wait(ctx context.Context, feed *podFeed, graceful <-chan struct
 		case <-graceful:
 			graceful, canceling = nil, true
 			j.warnf("Job canceled: stopping pod %s (grace period %s); after_script runs", j.pod.Name, j.pc.GracefulCancel)
-			if err := deletePod(j.k.client, j.pod, j.pc.GracefulCancel); err != nil {
+			if err := deletePod(j.k.client, j.pod, j.pc.podGrace()); err != nil {
 				return jobspec.Result{Reason: jobspec.RunnerSystemFailure, Err: err}, false
 			}
 		case <-unschedulable:

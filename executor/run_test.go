@@ -152,6 +152,7 @@ var (
 
 var (
 	shipped  = jobpod.ShipperState{Offset: 5000, CRC: 42, Consumed: 3766}
+	complete = jobpod.ShipperState{Offset: 5000, CRC: 42, Consumed: 3766, Complete: true}
 	reported = jobpod.ShipperState{Offset: 5100, CRC: 43, Consumed: 3766, Reported: true, State: "success"}
 )
 
@@ -176,6 +177,14 @@ func TestRunOutcomes(t *testing.T) {
 			InitContainerStatuses: []corev1.ContainerStatus{shipperEnded(shipped), prepareDone},
 			ContainerStatuses:     []corev1.ContainerStatus{terminatedStatus(buildContainer, 3, "Error", "")}},
 			jobspec.Result{Reason: jobspec.ScriptFailure, ExitCode: 3}, false, &shipped, ""},
+		{"success the pod shipped whole but could not report", corev1.PodStatus{Phase: corev1.PodSucceeded,
+			InitContainerStatuses: []corev1.ContainerStatus{shipperEnded(complete), prepareDone},
+			ContainerStatuses:     []corev1.ContainerStatus{terminatedStatus(buildContainer, 0, "Completed", "")}},
+			jobspec.Result{}, false, &complete, ""},
+		{"success whose log's end never reached GitLab", corev1.PodStatus{Phase: corev1.PodSucceeded,
+			InitContainerStatuses: []corev1.ContainerStatus{shipperEnded(shipped), prepareDone},
+			ContainerStatuses:     []corev1.ContainerStatus{terminatedStatus(buildContainer, 0, "Completed", "")}},
+			jobspec.Result{Reason: jobspec.RunnerSystemFailure}, false, &shipped, ""},
 		{"image pull", corev1.PodStatus{Phase: corev1.PodPending,
 			InitContainerStatuses: []corev1.ContainerStatus{shipperEnded(shipped), prepareDone},
 			ContainerStatuses:     []corev1.ContainerStatus{waitingStatus(buildContainer, "golang:1.26", "ErrImagePull", "not found")}},
@@ -274,7 +283,8 @@ func TestRunGracefulCancelWaitsForTheBuildContainer(t *testing.T) {
 	if got.res.Reason != jobspec.ScriptFailure || got.res.ExitCode != 143 {
 		t.Errorf("canceled job: want script_failure 143, got %+v", got.res)
 	}
-	if d := cmp.Diff([]int64{20, 0}, h.assertClean()); d != "" {
+	// The pod's grace period: after_script's 20 s, then the trace shipper's time.
+	if d := cmp.Diff([]int64{int64((20*time.Second + ShipperGrace).Seconds()), 0}, h.assertClean()); d != "" {
 		t.Errorf("pod deletions' grace periods -want +got:\n%s", d)
 	}
 }

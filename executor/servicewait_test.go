@@ -52,7 +52,7 @@ func TestCrashedServiceDoesNotStopARunningJob(t *testing.T) {
 		ContainerStatuses:     []corev1.ContainerStatus{buildRuns}})
 	time.Sleep(300 * time.Millisecond) // past the service wait timeout
 	h.setStatus(pod, corev1.PodStatus{Phase: corev1.PodSucceeded,
-		InitContainerStatuses: []corev1.ContainerStatus{prepareDone, crashedService(2)},
+		InitContainerStatuses: []corev1.ContainerStatus{shipperEnded(complete), prepareDone, crashedService(2)},
 		ContainerStatuses:     []corev1.ContainerStatus{terminatedStatus(buildContainer, 0, "Completed", "")}})
 	got := h.result(done)
 	if !got.res.Success() {
@@ -82,7 +82,7 @@ func TestRecoveredServiceDoesNotFailAJobStillPulling(t *testing.T) {
 		ContainerStatuses:     []corev1.ContainerStatus{pulling}})
 	time.Sleep(300 * time.Millisecond) // past the service wait timeout, the image still pulling
 	h.setStatus(pod, corev1.PodStatus{Phase: corev1.PodSucceeded,
-		InitContainerStatuses: []corev1.ContainerStatus{prepareDone, up},
+		InitContainerStatuses: []corev1.ContainerStatus{shipperEnded(complete), prepareDone, up},
 		ContainerStatuses:     []corev1.ContainerStatus{terminatedStatus(buildContainer, 0, "Completed", "")}})
 	got := h.result(done)
 	if !got.res.Success() {

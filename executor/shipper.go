@@ -112,7 +112,7 @@ func shipperStarted(pod *corev1.Pod) bool {
 // a failed service, an image that cannot be pulled), the pod is deleted with its grace
 // period first, so that the shipper still delivers what the job printed.
 func (j *jobRun) shipperEnd(feed *podFeed, handed jobpod.ShipperState) (jobpod.ShipperState, bool) {
-	timeout := time.NewTimer(j.pc.GracefulCancel + shipperTimeout)
+	timeout := time.NewTimer(j.pc.podGrace() + shipperTimeout)
 	defer timeout.Stop()
 	asked := false
 	for {
@@ -130,7 +130,7 @@ func (j *jobRun) shipperEnd(feed *podFeed, handed jobpod.ShipperState) (jobpod.S
 		}
 		if !asked && pod != nil && !terminated(pod, buildContainer) {
 			asked = true
-			if err := deletePod(j.k.client, j.pod, j.pc.GracefulCancel); err != nil {
+			if err := deletePod(j.k.client, j.pod, j.pc.podGrace()); err != nil {
 				j.warnf("stop pod %s: %v", j.pod.Name, err)
 			}
 		}

@@ -20,6 +20,15 @@ import (
 // verdictPoll is how often the pod's shipper looks for the agent's verdict.
 const verdictPoll = 100 * time.Millisecond
 
+// The pod's shipper retries at most 5 s apart, so the end of a job that finished during a
+// GitLab outage is delivered soon after GitLab is back, and tries its final flush and its
+// final PUT for about two minutes each: within executor.ShipperGrace, the time the pod's
+// grace period leaves it after the job's containers ended.
+var (
+	podBackoff     = gitlab.Backoff{Min: 500 * time.Millisecond, Max: 5 * time.Second, Factor: 2, Jitter: 0.2}
+	podReportTries = 28
+)
+
 // PodShipOptions are the surroundings of the pod's shipper; zero paths mean the pod's layout.
 type PodShipOptions struct {
 	JobDir         string // jobpod.JobDir
@@ -125,6 +134,8 @@ func newPodShip(o PodShipOptions) (*podShip, error) {
 	timing := Timing{
 		TraceInterval: time.Duration(t.IntervalMS) * time.Millisecond,
 		KeepAlive:     time.Duration(t.KeepAliveMS) * time.Millisecond,
+		Backoff:       podBackoff,
+		ReportTries:   podReportTries,
 	}.withDefaults()
 	interval := cmp.Or(timing.TraceInterval, defaultTraceInterval)
 	jc := gitlab.JobCredentials{URL: p.cfg.GitLabURL, ID: p.job.ID, Token: p.job.Token}
@@ -166,6 +177,7 @@ func (p *podShip) waitVerdict(stop <-chan struct{}) (jobpod.Verdict, bool) {
 func (p *podShip) finish() bool {
 	err := p.sh.flush()
 	p.state.Gone = p.sh.aborted
+	p.state.Complete = err == nil && !p.sh.aborted
 	if err != nil {
 		p.o.Log.Warn("trace not completely delivered", "err", err)
 		return false

@@ -148,8 +148,28 @@ func TestShipPodWithoutVerdictLeavesTheReportToTheRunner(t *testing.T) {
 		t.Error("the shipper sent a final state without the agent's verdict")
 	}
 	st := d.state(t)
-	if st.Reported || st.Offset != int64(len(got)) || st.CRC != crc32.ChecksumIEEE([]byte(got)) {
-		t.Errorf("termination message %+v: want unreported at %d with crc %08x", st, len(got), crc32.ChecksumIEEE([]byte(got)))
+	if st.Reported || !st.Complete || st.Offset != int64(len(got)) || st.CRC != crc32.ChecksumIEEE([]byte(got)) {
+		t.Errorf("termination message %+v: want unreported and complete at %d with crc %08x", st, len(got), crc32.ChecksumIEEE([]byte(got)))
+	}
+}
+
+// TestShipPodGivesUpIncomplete: a coordinator that never takes the end of the trace leaves
+// the shipper's state incomplete, so the runner does not report the job a success.
+func TestShipPodGivesUpIncomplete(t *testing.T) {
+	defer func(b gitlab.Backoff, n int) { podBackoff, podReportTries = b, n }(podBackoff, podReportTries)
+	podBackoff, podReportTries = gitlab.Backoff{Min: time.Millisecond, Max: time.Millisecond}, 3
+	coord := newFakeCoord()
+	d := newPodDirs(t, coord, 10, 0)
+	coord.patch = func(id, off int64, data []byte) (gitlab.PatchTraceResult, error, bool) {
+		return gitlab.PatchTraceResult{}, fmt.Errorf("PATCH: %w", gitlab.ErrTransient), true
+	}
+	stop, done := startShipPod(t, coord, d)
+	d.appendTrace(t, "never delivered\n")
+	writeJSON(t, filepath.Join(d.trace, jobpod.TraceVerdict), jobpod.Verdict{})
+	close(stop)
+	waitShipPod(t, done)
+	if st := d.state(t); st.Complete || st.Reported {
+		t.Errorf("termination message %+v: want neither complete nor reported", st)
 	}
 }
 

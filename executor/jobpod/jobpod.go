@@ -121,6 +121,9 @@ type ShipperState struct {
 	CRC    uint32 `json:"crc"`
 	// Consumed is how many bytes of TraceLog are behind the shipper (sent or cut by the limit).
 	Consumed int64 `json:"consumed"`
+	// Complete: everything written to TraceLog reached GitLab (or was cut by the output
+	// limit). Without it the job's log may have lost its end, and the job is not a success.
+	Complete bool `json:"complete,omitempty"`
 	// Reported: the job's final state reached GitLab; nobody else may send one.
 	Reported bool `json:"reported,omitempty"`
 	// Gone: GitLab dropped the job (cancelled or deleted); no final state is wanted.
