@@ -36,7 +36,7 @@ func TestRunnerReplicasInCluster(t *testing.T) {
 	s := newStackNoRunner(t, func(c *config.Config) {
 		c.ShutdownJobs = config.ShutdownLeave
 		c.ListenAddress = ":9252"
-		c.LogFormat = "json"
+		c.LogLevel, c.LogFormat = "info", "json"
 		c.Runners[0].Kubernetes.Kubeconfig = "" // in-cluster: the Deployment's ServiceAccount
 	}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
@@ -89,6 +89,11 @@ func installRunner(ctx context.Context, t *testing.T, s *execStack, replicas int
 	_, file, _, _ := runtime.Caller(0)
 	base := filepath.Join(filepath.Dir(file), "..", "manifests", "base")
 	dir := t.TempDir()
+	// kustomize takes a base outside the overlay's folder only as a relative path.
+	base, err := filepath.Rel(dir, base)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfgPath := filepath.Join(dir, "config.yaml")
 	if err := config.Save(cfgPath, s.cfg); err != nil {
 		t.Fatal(err)
