@@ -125,7 +125,12 @@ func runJobUnderRoles(t *testing.T, job *jobspec.Job, kc config.Kubernetes, role
 	pod := createdPod(ctx, t, pods, done, enf)
 	var inits []corev1.ContainerStatus
 	for _, ic := range pod.Spec.InitContainers {
-		inits = append(inits, terminated(ic.Name))
+		st := terminated(ic.Name)
+		if ic.Name == jobpod.ShipperContainer {
+			// The shipper delivered the whole trace and left the report to the runner.
+			st.State.Terminated.Message = `{"offset":0,"crc":0,"consumed":0,"complete":true}`
+		}
+		inits = append(inits, st)
 	}
 	pod.Status = corev1.PodStatus{
 		Phase:                 corev1.PodSucceeded,
