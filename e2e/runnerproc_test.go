@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,38 +25,36 @@ type runnerProcess struct {
 	exited       chan struct{}
 }
 
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-)
+// built holds the commands built for this test binary, by package.
+var built sync.Map // package -> func() (string, error)
 
-// kuberunnerBinary builds the command once per test binary, as `make build` does.
-func kuberunnerBinary(t testing.TB) string {
+// goBinary builds a command of this repository once per test binary, as `make build` does.
+func goBinary(t testing.TB, pkg string) string {
 	t.Helper()
-	buildOnce.Do(func() {
+	f, _ := built.LoadOrStore(pkg, sync.OnceValues(func() (string, error) {
 		dir, err := os.MkdirTemp("", "kr-e2e-bin-")
 		if err != nil {
-			buildErr = err
-			return
+			return "", err
 		}
-		builtBin = filepath.Join(dir, "kuberunner")
-		cmd := exec.Command("go", "build", "-trimpath", "-o", builtBin, "github.com/kuberunner/kuberunner/cmd/kuberunner")
+		bin := filepath.Join(dir, filepath.Base(pkg))
+		cmd := exec.Command("go", "build", "-trimpath", "-o", bin, pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = &exec.ExitError{Stderr: out}
+			return "", fmt.Errorf("%v: %s", err, out)
 		}
-	})
-	if buildErr != nil {
-		t.Fatalf("build kuberunner: %v", buildErr)
+		return bin, nil
+	}))
+	bin, err := f.(func() (string, error))()
+	if err != nil {
+		t.Fatalf("build %s: %v", pkg, err)
 	}
-	return builtBin
+	return bin
 }
 
 // newRunnerProcess writes cfg where `kuberunner run --config` reads it.
 func newRunnerProcess(t testing.TB, cfg *config.Config) *runnerProcess {
 	t.Helper()
-	p := &runnerProcess{bin: kuberunnerBinary(t), cfgPath: filepath.Join(t.TempDir(), "config.yaml"), logs: &testio.Buffer{}}
+	p := &runnerProcess{bin: goBinary(t, "github.com/kuberunner/kuberunner/cmd/kuberunner"), cfgPath: filepath.Join(t.TempDir(), "config.yaml"), logs: &testio.Buffer{}}
 	// Save writes every key, so what Load would default must be set here.
 	c := *cfg
 	c.LogLevel, c.LogFormat = "debug", "text"
