@@ -77,7 +77,9 @@ func TestAppPipelineBuildsTestsPushesDeploys(t *testing.T) {
 
 // TestImageBuildCache: the second build of an unchanged context is all cache hits (from
 // the registry cache: each job's BuildKit starts empty), a one-line change rebuilds only
-// from that layer.
+// from that layer. Which steps ran is what is checked; the times are logged, not compared:
+// with this tiny context the pod's start dominates them (it failed once at 3.9 s cached
+// against 3.6 s cold).
 func TestImageBuildCache(t *testing.T) {
 	e := newImageEnv(t)
 	repo := appRepo(t)
@@ -102,9 +104,6 @@ build:
 	cached, out := build("unchanged")
 	if steps, missing := buildSteps(out); len(steps) < 4 || len(missing) > 0 || ran("writing the credits", out) {
 		t.Errorf("unchanged context: steps %v, not cached %v; want every step cached", steps, missing)
-	}
-	if cached >= cold {
-		t.Errorf("cached build took %s, the first %s: want it faster", cached, cold)
 	}
 	writeFile(t, repo+"/examples/app/site/index.html.in", "<p>changed, version @VERSION@</p>\n")
 	commitAll(t, repo, "one line")

@@ -113,6 +113,12 @@ func (h *handoff) Reported(st jobpod.ShipperState) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.owner, h.state = ownerReported, st
+	if n := h.pending.Len(); n > 0 {
+		// GitLab takes no trace after the final state: lines the runner wrote while the pod
+		// owned the trace (a crashed service's warning) cannot join it. Counted, not
+		// printed: they may hold what the trace would have masked.
+		h.log.Warn("the pod reported the job's end first: the runner's own lines written meanwhile are not in the trace", "bytes", n)
+	}
 	h.pending.Reset()
 }
 
