@@ -16,9 +16,12 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/kuberunner/kuberunner/config"
 	"github.com/kuberunner/kuberunner/coordinator"
 	"github.com/kuberunner/kuberunner/e2e/e2eutil"
+	"github.com/kuberunner/kuberunner/executor"
 )
 
 // repoRoot is the repository this test file is in.
@@ -145,6 +148,12 @@ func TestKubectlPlugin(t *testing.T) {
 	s.stop()
 	if rec := s.finish(t, failing, 2*time.Minute); rec.Status != coordinator.StatusFailed {
 		t.Fatalf("job %d: %s, want failed", failing, rec.Status)
+	}
+	// GitLab learns the end from the pod's shipper before the kubelet posts the pod's status.
+	if _, err := e2eutil.WaitPod(ctx, s.client, s.ns, executor.PodName(failing), func(p *corev1.Pod) (bool, error) {
+		return p.Status.Phase == corev1.PodFailed || p.Status.Phase == corev1.PodSucceeded, nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 	out, err = kubectl("describe", fmt.Sprint(failing))
 	if err != nil {
