@@ -23,9 +23,10 @@ func TestBaseDecodes(t *testing.T) {
 	}
 	want := []string{
 		"*v1.Namespace /kuberunner",
+		"*v1.Namespace /kuberunner-jobs",
 		"*v1.ServiceAccount kuberunner/kuberunner",
-		"*v1.Role kuberunner/kuberunner",
-		"*v1.RoleBinding kuberunner/kuberunner",
+		"*v1.Role kuberunner-jobs/kuberunner",
+		"*v1.RoleBinding kuberunner-jobs/kuberunner",
 		"*v1.Deployment kuberunner/kuberunner",
 		"*v1.Service kuberunner/kuberunner",
 	}
