@@ -29,6 +29,8 @@ func TestBaseDecodes(t *testing.T) {
 		"*v1.RoleBinding kuberunner-jobs/kuberunner",
 		"*v1.Deployment kuberunner/kuberunner",
 		"*v1.Service kuberunner/kuberunner",
+		"*v1.NetworkPolicy kuberunner-jobs/kuberunner-jobs",
+		"*v1.NetworkPolicy kuberunner/kuberunner",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("objects of base (-want +got):\n%s", diff)
