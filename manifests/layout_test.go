@@ -1,6 +1,7 @@
 package manifests_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -9,6 +10,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 
+	"github.com/kuberunner/kuberunner/config"
 	"github.com/kuberunner/kuberunner/manifests"
 )
 
@@ -66,6 +68,27 @@ func TestNoSecretRightsBesideTheConfig(t *testing.T) {
 			if manifests.Allowed(r.Rules, verb, "", "secrets", "") {
 				t.Errorf("Role %s/%s grants %s secrets beside the runner's config Secret", r.Namespace, r.Name, verb)
 			}
+		}
+	}
+}
+
+// TestExampleConfigOffersHardened: the hardened profile config.example.yaml shows commented
+// out loads once uncommented, and is not the default.
+func TestExampleConfigOffersHardened(t *testing.T) {
+	data, err := manifests.FS.ReadFile("config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	on := strings.NewReplacer("# security_context:", "security_context:", "#   profile: hardened", "  profile: hardened").Replace(string(data))
+	for _, tt := range []struct {
+		name, yaml, want string
+	}{{"as shipped", string(data), config.ProfileDefault}, {"uncommented", on, config.ProfileHardened}} {
+		cfg, err := config.Parse("config.example.yaml", []byte(tt.yaml))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if got := cfg.Runners[0].Kubernetes.SecurityContext.Profile; got != tt.want {
+			t.Errorf("%s: security profile %q, want %q", tt.name, got, tt.want)
 		}
 	}
 }
