@@ -38,7 +38,9 @@ func TestDefaultsRenderARunner(t *testing.T) {
 	t.Parallel()
 	objs := mustTemplate(t, "")
 	want := []string{
-		"Deployment ci-runner/kr-kuberunner", "Role ci-runner/kr-kuberunner", "RoleBinding ci-runner/kr-kuberunner",
+		"Deployment ci-runner/kr-kuberunner",
+		"NetworkPolicy ci-runner/kr-kuberunner", "NetworkPolicy ci-runner/kr-kuberunner-jobs",
+		"Role ci-runner/kr-kuberunner", "RoleBinding ci-runner/kr-kuberunner",
 		"Secret ci-runner/kr-kuberunner-config", "Service ci-runner/kr-kuberunner", "ServiceAccount ci-runner/kr-kuberunner",
 	}
 	if diff := cmp.Diff(want, kinds(t, objs)); diff != "" {
@@ -197,7 +199,7 @@ func TestLintStrict(t *testing.T) {
 	for _, set := range [][]string{
 		{"gitlabUrl=" + gitlabURL, "runnerToken=" + token},
 		{"existingSecret=kuberunner-config"},
-		{"gitlabUrl=" + gitlabURL, "runnerToken=" + token, "metrics.serviceMonitor.enabled=true", "rbac.create=false", "jobNamespace=ci-jobs"},
+		{"gitlabUrl=" + gitlabURL, "runnerToken=" + token, "metrics.serviceMonitor.enabled=true", "rbac.create=false", "jobNamespace=ci-jobs", "networkPolicy.enabled=false"},
 	} {
 		args := []string{"lint", "--strict", chartDir}
 		for _, s := range set {

@@ -6,6 +6,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -41,6 +42,13 @@ func TestValues(t *testing.T) {
 			if diff := cmp.Diff(placement{"ci-jobs", "ci-jobs", releaseNS, releaseNS, "ci-jobs"}, got); diff != "" {
 				t.Errorf("namespaces (-want +got):\n%s", diff)
 			}
+			var policies []string
+			for _, p := range all[*networkingv1.NetworkPolicy](objs) {
+				policies = append(policies, p.Namespace+"/"+p.Name)
+			}
+			if diff := cmp.Diff([]string{"ci-jobs/kr-kuberunner-jobs", releaseNS + "/kr-kuberunner"}, policies); diff != "" {
+				t.Errorf("NetworkPolicies (-want +got):\n%s", diff)
+			}
 		}},
 		{"existing ServiceAccount", "serviceAccount: {create: false, name: runner-sa}\n", func(t *testing.T, objs []runtime.Object) {
 			if n := len(all[*corev1.ServiceAccount](objs)); n != 0 {
@@ -52,6 +60,11 @@ func TestValues(t *testing.T) {
 			}
 		}},
 		{"ServiceMonitor", "metrics: {serviceMonitor: {enabled: true, interval: 30s, labels: {release: prom}}}\n", checkServiceMonitor},
+		{"no NetworkPolicies", "networkPolicy: {enabled: false}\n", func(t *testing.T, objs []runtime.Object) {
+			if n := len(all[*networkingv1.NetworkPolicy](objs)); n != 0 {
+				t.Errorf("%d NetworkPolicies with networkPolicy.enabled=false", n)
+			}
+		}},
 		{"no metrics", "metrics: {enabled: false}\n", func(t *testing.T, objs []runtime.Object) {
 			if n := len(all[*corev1.Service](objs)); n != 0 {
 				t.Errorf("%d Services with metrics.enabled=false", n)

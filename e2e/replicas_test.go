@@ -25,8 +25,9 @@ import (
 )
 
 // TestRunnerReplicasInCluster installs the runner as operators do, from manifests/base
-// with `kubectl apply -k` (image built from the Dockerfile, two replicas, in-cluster
-// credentials and nothing but the base Role), and then takes replicas away mid-job:
+// (through its one-namespace example) with `kubectl apply -k` (image built from the
+// Dockerfile, two replicas, in-cluster credentials and nothing but the base Role, the
+// base's NetworkPolicies), and then takes replicas away mid-job:
 //   - one replica hangs (SIGSTOP: alive to the kubelet, silent to everyone else) and is
 //     then removed; its Lease expires and the other replica adopts its jobs;
 //   - `kubectl rollout restart` replaces both replicas while jobs run.
@@ -83,11 +84,14 @@ func TestRunnerReplicasInCluster(t *testing.T) {
 
 // installRunner applies an overlay of manifests/base into the test namespace: the image the
 // cluster built from the Dockerfile, the given replicas, and the stack's configuration as
-// the kuberunner-config Secret.
+// the kuberunner-config Secret. The base puts job pods in a namespace of their own; the
+// stack's jobs run in the test namespace, so the overlay builds on the base's one-namespace
+// example (which drops the jobs' Namespace, as kustomize cannot rename two Namespaces to
+// one) and moves that namespace to the test's.
 func installRunner(ctx context.Context, t *testing.T, s *execStack, replicas int) {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
-	base := filepath.Join(filepath.Dir(file), "..", "manifests", "base")
+	base := filepath.Join(filepath.Dir(file), "..", "manifests", "examples", "one-namespace")
 	dir := t.TempDir()
 	// kustomize takes a base outside the overlay's folder only as a relative path.
 	base, err := filepath.Rel(dir, base)

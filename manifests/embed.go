@@ -1,8 +1,9 @@
 // Package manifests owns what an operator applies to run kuberunner in a cluster: the
-// kustomize base (namespace, ServiceAccount, the runner's least-privilege Role and its
-// binding, the Deployment, the metrics Service), the Role deploy jobs' namespaces grant the
-// runner (deploy/), an example configuration, an overlay that runs jobs in another
-// namespace, the Grafana dashboard and the Prometheus rules.
+// kustomize base (the runner's namespace and the jobs', ServiceAccount, the runner's
+// least-privilege Role and its binding in the jobs' namespace, the Deployment, the metrics
+// Service), the Role deploy jobs' namespaces grant the runner (deploy/), an example
+// configuration, an overlay that puts everything in one namespace, the Grafana dashboard
+// and the Prometheus rules.
 //
 // The files are embedded, and decoded by Base and Role, so that tests (unit tests here,
 // end-to-end tests on a cluster) check and apply exactly what operators get. Enforcer

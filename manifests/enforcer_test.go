@@ -118,6 +118,7 @@ func TestEnforcerRefusesWhatTheRoleDoesNotGrant(t *testing.T) {
 		{"exec", clienttesting.NewCreateSubresourceAction(pods, "kr-job-1", "exec", ns, &corev1.PodExecOptions{}), "create pods/exec " + ns + "/kr-job-1"},
 		{"attach", clienttesting.NewCreateSubresourceAction(pods, "kr-job-1", "attach", ns, &corev1.PodAttachOptions{}), "create pods/attach " + ns + "/kr-job-1"},
 		{"read a secret", clienttesting.NewGetAction(secrets, ns, "kuberunner-config"), "get secrets " + ns + "/kuberunner-config"},
+		{"secrets beside the runner", clienttesting.NewListAction(secrets, corev1.SchemeGroupVersion.WithKind("Secret"), baseDeployment(t).Namespace, metav1.ListOptions{}), "list secrets kuberunner/"},
 		{"patch a pod", clienttesting.NewPatchAction(pods, ns, "kr-job-1", "application/merge-patch+json", []byte(`{}`)), "patch pods " + ns + "/kr-job-1"},
 		{"pods in another namespace", clienttesting.NewListAction(pods, corev1.SchemeGroupVersion.WithKind("Pod"), "default", metav1.ListOptions{}), "list pods default/"},
 		{"cluster-scoped", clienttesting.NewRootListAction(nodes, corev1.SchemeGroupVersion.WithKind("Node"), metav1.ListOptions{}), "list nodes /"},

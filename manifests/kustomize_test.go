@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -57,18 +58,48 @@ func TestImageOverride(t *testing.T) {
 	}
 }
 
-func TestJobsNamespaceExample(t *testing.T) {
-	objs := kustomize(t, "examples/jobs-namespace")
-	r := only[*rbacv1.Role](t, objs)
-	rb := only[*rbacv1.RoleBinding](t, objs)
-	d := only[*appsv1.Deployment](t, objs)
-	type placement struct{ Role, RoleBinding, Subject, Runner string }
-	got := placement{r.Namespace, rb.Namespace, rb.Subjects[0].Namespace, d.Namespace}
-	want := placement{"ci-jobs", "ci-jobs", "kuberunner", "kuberunner"}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("namespaces (-want +got):\n%s", diff)
+// TestOneNamespaceExample: examples/one-namespace, and an overlay over it that moves it to
+// another namespace as e2e/replicas_test.go does, put every object into that one namespace,
+// the Namespace object included, and bind the Role to the runner's account there.
+func TestOneNamespaceExample(t *testing.T) {
+	example, err := filepath.Abs("examples/one-namespace")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if diff := cmp.Diff(role(t).Rules, r.Rules); diff != "" {
-		t.Errorf("the example's Role differs from base/role.yaml beyond its namespace (-base +example):\n%s", diff)
+	dir := t.TempDir()
+	rel, err := filepath.Rel(dir, example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	overlay := "namespace: kr-e2e-x\nresources: [" + rel + "]\n"
+	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(overlay), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ dir, ns string }{{"examples/one-namespace", "kuberunner"}, {dir, "kr-e2e-x"}} {
+		objs := kustomize(t, tt.dir)
+		for _, o := range objs {
+			m, err := meta.Accessor(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := m.GetNamespace()
+			if _, ok := o.(*corev1.Namespace); ok {
+				in = m.GetName()
+			}
+			if in != tt.ns {
+				t.Errorf("%s renders %T %s in namespace %q, want %s", tt.dir, o, m.GetName(), in, tt.ns)
+			}
+		}
+		ns := only[*corev1.Namespace](t, objs)
+		rb := only[*rbacv1.RoleBinding](t, objs)
+		type placement struct{ Namespace, Subject, Account string }
+		got := placement{ns.Name, rb.Subjects[0].Namespace, rb.Subjects[0].Name}
+		want := placement{tt.ns, tt.ns, only[*appsv1.Deployment](t, objs).Spec.Template.Spec.ServiceAccountName}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s: placement (-want +got):\n%s", tt.dir, diff)
+		}
+		if diff := cmp.Diff(role(t).Rules, only[*rbacv1.Role](t, objs).Rules); diff != "" {
+			t.Errorf("%s: the Role differs from base/role.yaml beyond its namespace (-base +example):\n%s", tt.dir, diff)
+		}
 	}
 }

@@ -23,11 +23,14 @@ func TestBaseDecodes(t *testing.T) {
 	}
 	want := []string{
 		"*v1.Namespace /kuberunner",
+		"*v1.Namespace /kuberunner-jobs",
 		"*v1.ServiceAccount kuberunner/kuberunner",
-		"*v1.Role kuberunner/kuberunner",
-		"*v1.RoleBinding kuberunner/kuberunner",
+		"*v1.Role kuberunner-jobs/kuberunner",
+		"*v1.RoleBinding kuberunner-jobs/kuberunner",
 		"*v1.Deployment kuberunner/kuberunner",
 		"*v1.Service kuberunner/kuberunner",
+		"*v1.NetworkPolicy kuberunner-jobs/kuberunner-jobs",
+		"*v1.NetworkPolicy kuberunner/kuberunner",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("objects of base (-want +got):\n%s", diff)

@@ -122,7 +122,7 @@ func TestRoleRefusesDangerousAccess(t *testing.T) {
 }
 
 func TestNoClusterScopedRBAC(t *testing.T) {
-	for _, dir := range []string{"base", "examples/jobs-namespace"} {
+	for _, dir := range []string{"base", "examples/one-namespace"} {
 		for _, o := range kustomize(t, dir) {
 			switch o := o.(type) {
 			case *rbacv1.ClusterRole:
