@@ -148,11 +148,15 @@ func (r *benchReport) print(w io.Writer) {
 	fmt.Fprintf(w, "\nkuberunner vs a bare pod (medians of %d interleaved rounds)\n", r.Rounds)
 	fmt.Fprintf(w, "%-44s %12s %12s %8s\n", "measure", "kuberunner", "bare pod", "ratio")
 	row := func(name string, v, base float64, unit string) {
+		f := "%.1f %s"
+		if unit == "s" {
+			f = "%.3f %s" // phases are tens of milliseconds
+		}
 		b := ""
 		if base != 0 {
-			b = fmt.Sprintf("%.2f %s", base, unit)
+			b = fmt.Sprintf(f, base, unit)
 		}
-		fmt.Fprintf(w, "%-44s %12s %12s %8s\n", name, fmt.Sprintf("%.2f %s", v, unit), b, ratio(v, base))
+		fmt.Fprintf(w, "%-44s %12s %12s %8s\n", name, fmt.Sprintf(f, v, unit), b, ratio(v, base))
 	}
 	row("trivial job queued→final / pod create→done", r.JobMedianS, r.PodMedianS, "s")
 	row("  queued→pod created", r.PodCreatedS, 0, "s")
