@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kuberunner/kuberunner/manifests"
@@ -27,8 +28,13 @@ import (
 // with the labels its legend shows, and every rule must evaluate healthily and, for a
 // recording rule, produce series. It needs no cluster and takes a few seconds.
 func TestPrometheusScrapesRunner(t *testing.T) {
-	bin := needTool(t, "prometheus")
-	reg := runJobs(t)
+	checkDashboardLive(t, needTool(t, "prometheus"), runJobs(t))
+}
+
+// checkDashboardLive serves reg's metrics to a real Prometheus and checks every dashboard
+// query and rule against what it scraped.
+func checkDashboardLive(t *testing.T, bin string, reg *prometheus.Registry) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -30,7 +30,6 @@ const liveRunner = "live"
 func runJobs(t *testing.T) *prometheus.Registry {
 	t.Helper()
 	srv, url := coordinatortest.Start(t, coordinator.Options{LongPoll: 200 * time.Millisecond, TraceUpdateInterval: time.Second})
-	srv.FailNext(coordinator.EndpointRequest, 500, 1)
 	exec := &runnertest.Executor{ScriptFor: func(job *jobspec.Job) runnertest.Script {
 		chunks := []runnertest.Chunk{{Delay: 10 * time.Millisecond, Data: job.JobInfo.Name + "\n"}}
 		switch job.JobInfo.Name {
@@ -41,10 +40,19 @@ func runJobs(t *testing.T) *prometheus.Registry {
 		}
 		return runnertest.Script{Chunks: chunks}
 	}}
+	rc := config.Runner{Name: liveRunner, URL: url, Limit: 3, RequestConcurrency: 1, OutputLimit: 4096}
+	newJob := func(name string) jobspec.Job { return jobspec.Job{JobInfo: jobspec.JobInfo{Name: name}} }
+	return runJobsWith(t, srv, rc, func(config.Runner) (runner.Executor, error) { return exec, nil }, newJob, 20*time.Second)
+}
+
+// runJobsWith runs the real runner loop for rc against srv with the given executor until it
+// finished the jobs "ok", "fail" and "cancel" (newJob makes them), within d.
+func runJobsWith(t *testing.T, srv *coordinator.Server, rc config.Runner, newExec func(config.Runner) (runner.Executor, error), newJob func(name string) jobspec.Job, d time.Duration) *prometheus.Registry {
+	t.Helper()
+	srv.FailNext(coordinator.EndpointRequest, 500, 1)
+	rc.Token = srv.AddRunner(coordinator.RunnerSpec{RunUntagged: true})
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, "test", "test")
-	rc := config.Runner{Name: liveRunner, URL: url, Token: srv.AddRunner(coordinator.RunnerSpec{RunUntagged: true}),
-		Limit: 3, RequestConcurrency: 1, OutputLimit: 4096}
 	r, err := runner.New(runner.Options{
 		Config:  &config.Config{Concurrent: 4, CheckInterval: config.Duration(10 * time.Millisecond), Runners: []config.Runner{rc}},
 		Metrics: m,
@@ -55,7 +63,7 @@ func runJobs(t *testing.T) *prometheus.Registry {
 					m.ObserveAPIRequest(rc.Name, endpoint, method, status, d)
 				}})
 		},
-		Executor: func(config.Runner) (runner.Executor, error) { return exec, nil },
+		Executor: newExec,
 		SystemID: "s_0123456789ab",
 		TraceDir: t.TempDir(),
 		Timing: runner.Timing{TraceInterval: 20 * time.Millisecond, KeepAlive: time.Hour,
@@ -75,10 +83,10 @@ func runJobs(t *testing.T) *prometheus.Registry {
 		}
 	})
 
-	wctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	wctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	for _, name := range []string{"ok", "fail", "cancel"} {
-		id := srv.Enqueue(jobspec.Job{JobInfo: jobspec.JobInfo{Name: name}}, nil)
+		id := srv.Enqueue(newJob(name), nil)
 		if name == "cancel" {
 			if _, err := srv.WaitFor(wctx, id, func(rec coordinator.JobRecord) bool { return len(rec.Trace) > 0 }); err != nil {
 				t.Fatalf("job %s never sent its log: %v", name, err)

@@ -1,0 +1,71 @@
+//go:build e2e
+
+package manifests_test
+
+import (
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/kuberunner/kuberunner/config"
+	"github.com/kuberunner/kuberunner/coordinator"
+	"github.com/kuberunner/kuberunner/e2e/e2eutil"
+	"github.com/kuberunner/kuberunner/executor"
+	"github.com/kuberunner/kuberunner/jobspec"
+	"github.com/kuberunner/kuberunner/runner"
+)
+
+// TestPrometheusScrapesJobsOnCluster is TestPrometheusScrapesRunner with real jobs: the
+// runner's Kubernetes executor runs a job that succeeds, one that fails and one cancelled
+// in GitLab as pods on the local cluster, and a real Prometheus then answers every
+// dashboard query and evaluates every rule from what the runner exported.
+func TestPrometheusScrapesJobsOnCluster(t *testing.T) {
+	bin := needTool(t, "prometheus")
+	images, err := e2eutil.LoadImages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := e2eutil.Namespace(t, e2eutil.Client(t))
+	srv, url := serveOnNode(t)
+	rc := config.Runner{Name: liveRunner, URL: url, Limit: 3, RequestConcurrency: 1, OutputLimit: 4096, Executor: "kubernetes",
+		Kubernetes: config.Kubernetes{Kubeconfig: e2eutil.Kubeconfig(), Namespace: ns, HelperImage: images.Kuberunner, Image: images.Busybox,
+			GracefulCancelTimeout: config.Duration(10 * time.Second)}}
+	scripts := map[string]string{"ok": "echo fine", "fail": "echo broken; exit 3", "cancel": "while true; do echo waiting; sleep 1; done"}
+	newJob := func(name string) jobspec.Job {
+		return jobspec.Job{
+			JobInfo:    jobspec.JobInfo{Name: name, Stage: "test", ProjectID: 1, ProjectFullPath: "group/app", PipelineID: 1},
+			RunnerInfo: jobspec.RunnerInfo{Timeout: 300},
+			Variables:  jobspec.Variables{{Key: "GIT_STRATEGY", Value: "none", Public: true}},
+			Steps:      []jobspec.Step{{Name: jobspec.StepScript, Script: []string{scripts[name]}, Timeout: 300, When: jobspec.WhenOnSuccess}},
+		}
+	}
+	newExec := func(rc config.Runner) (runner.Executor, error) {
+		return executor.NewKubernetes(rc, executor.Options{Logger: slog.New(slog.DiscardHandler)})
+	}
+	checkDashboardLive(t, bin, runJobsWith(t, srv, rc, newExec, newJob, 5*time.Minute))
+}
+
+// serveOnNode serves a coordinator where job pods reach it: the node's address.
+func serveOnNode(t *testing.T) (*coordinator.Server, string) {
+	t.Helper()
+	ip := os.Getenv("KR_NODE_IP")
+	if ip == "" {
+		ip = "10.213.0.1"
+	}
+	srv, err := coordinator.New(coordinator.Options{LongPoll: 200 * time.Millisecond, TraceUpdateInterval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatalf("listen on the node address (KR_NODE_IP): %v", err)
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close() })
+	t.Cleanup(func() { srv.Close() })
+	return srv, "http://" + ln.Addr().String()
+}
