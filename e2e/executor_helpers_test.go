@@ -6,9 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -38,12 +36,7 @@ import (
 )
 
 // nodeIP is where pods reach the machine: the coordinator listens there, not on loopback.
-func nodeIP() string {
-	if ip := os.Getenv("KR_NODE_IP"); ip != "" {
-		return ip
-	}
-	return "10.213.0.1"
-}
+func nodeIP() string { return e2eutil.NodeIP() }
 
 // execStack is the product end to end: the fake GitLab on the node address, the real client,
 // the real runner loop and the Kubernetes executor on the test cluster.
@@ -89,22 +82,15 @@ func newStackNoRunner(t testing.TB, edit func(*config.Config), wrap func(http.Ha
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(nodeIP(), "0"))
-	if err != nil {
-		t.Fatalf("listen on the node address (KR_NODE_IP): %v", err)
-	}
 	var h http.Handler = srv
 	if wrap != nil {
 		h = wrap(srv)
 	}
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go hs.Serve(ln)
-	t.Cleanup(func() { hs.Close() })
-	t.Cleanup(func() { srv.Close() })
+	url := e2eutil.ServeOnNode(t, h, func() { srv.Close() })
 	s.srv = srv
 
 	cfg := &config.Config{Concurrent: 5, CheckInterval: config.Duration(200 * time.Millisecond), Runners: []config.Runner{{
-		Name: "e2e", URL: "http://" + ln.Addr().String(), Token: srv.AddRunner(coordinator.RunnerSpec{RunUntagged: true}),
+		Name: "e2e", URL: url, Token: srv.AddRunner(coordinator.RunnerSpec{RunUntagged: true}),
 		RequestConcurrency: 2, OutputLimit: 4096, Executor: "kubernetes",
 		Kubernetes: config.Kubernetes{
 			Kubeconfig: e2eutil.Kubeconfig(), Namespace: s.ns,

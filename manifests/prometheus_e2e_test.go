@@ -4,9 +4,6 @@ package manifests_test
 
 import (
 	"log/slog"
-	"net"
-	"net/http"
-	"os"
 	"testing"
 	"time"
 
@@ -29,7 +26,11 @@ func TestPrometheusScrapesJobsOnCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	ns := e2eutil.Namespace(t, e2eutil.Client(t))
-	srv, url := serveOnNode(t)
+	srv, err := coordinator.New(coordinator.Options{LongPoll: 200 * time.Millisecond, TraceUpdateInterval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := e2eutil.ServeOnNode(t, srv, func() { srv.Close() })
 	rc := config.Runner{Name: liveRunner, URL: url, Limit: 3, RequestConcurrency: 1, OutputLimit: 4096, Executor: "kubernetes",
 		Kubernetes: config.Kubernetes{Kubeconfig: e2eutil.Kubeconfig(), Namespace: ns, HelperImage: images.Kuberunner, Image: images.Busybox,
 			GracefulCancelTimeout: config.Duration(10 * time.Second)}}
@@ -46,26 +47,4 @@ func TestPrometheusScrapesJobsOnCluster(t *testing.T) {
 		return executor.NewKubernetes(rc, executor.Options{Logger: slog.New(slog.DiscardHandler)})
 	}
 	checkDashboardLive(t, bin, runJobsWith(t, srv, rc, newExec, newJob, 5*time.Minute))
-}
-
-// serveOnNode serves a coordinator where job pods reach it: the node's address.
-func serveOnNode(t *testing.T) (*coordinator.Server, string) {
-	t.Helper()
-	ip := os.Getenv("KR_NODE_IP")
-	if ip == "" {
-		ip = "10.213.0.1"
-	}
-	srv, err := coordinator.New(coordinator.Options{LongPoll: 200 * time.Millisecond, TraceUpdateInterval: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		t.Fatalf("listen on the node address (KR_NODE_IP): %v", err)
-	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	go hs.Serve(ln)
-	t.Cleanup(func() { hs.Close() })
-	t.Cleanup(func() { srv.Close() })
-	return srv, "http://" + ln.Addr().String()
 }
