@@ -17,6 +17,7 @@ type compilation struct {
 	// badExtends names the entries whose extends failed: what they lack is a follow-on
 	// of that error, not a second one.
 	badExtends map[string]bool
+	depth      int // 0 for the pipeline, 1 for a child pipeline, ...
 }
 
 // globals are the top-level settings jobs draw on.
@@ -35,14 +36,32 @@ func Compile(in Input) (*Pipeline, error) {
 	if in.FS == nil || in.File == "" {
 		return nil, errors.New("compile: Input needs FS and File")
 	}
-	c := &compilation{in: in, files: repoFiles{fsys: in.FS}, badExtends: map[string]bool{}}
 	if _, err := fs.Stat(in.FS, in.File); errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrorList{{File: in.File, Msg: "the pipeline file does not exist in the repository"}}
 	}
-	inc := &includer{c: c, seen: map[string]bool{in.File: true}}
-	root := inc.load(includeFile{path: in.File}, 0)
+	return newCompilation(in, 0).run([]includeFile{{path: in.File}})
+}
+
+func newCompilation(in Input, depth int) *compilation {
+	return &compilation{in: in, files: repoFiles{fsys: in.FS}, badExtends: map[string]bool{}, depth: depth}
+}
+
+// run compiles the configuration the files make, merged as includes are.
+func (c *compilation) run(files []includeFile) (*Pipeline, error) {
+	inc := &includer{c: c, seen: map[string]bool{}}
+	var root *node
+	for _, f := range files {
+		if f.inputs == nil {
+			inc.seen[f.path] = true
+		}
+		if sub := inc.load(f, 0); sub != nil && root != nil {
+			root = deepMerge(root, sub)
+		} else if sub != nil {
+			root = sub
+		}
+	}
 	if root == nil && len(c.errs.list) == 0 {
-		c.errs.list = append(c.errs.list, Error{File: in.File, Msg: "the configuration is empty"})
+		c.errs.list = append(c.errs.list, Error{File: files[0].path, Msg: "the configuration is empty"})
 	}
 	if len(c.errs.list) > 0 {
 		return nil, c.errs.list.sorted()
@@ -159,6 +178,9 @@ func (c *compilation) evaluate(g *globals, insts []*instance, ix *jobIndex) *Pip
 		}
 		j.ResourceGroup = expandExisting(j.ResourceGroup, vars)
 		j.Environment = expandExisting(j.Environment, vars)
+		if j.Trigger != nil {
+			c.compileChild(&j)
+		}
 		p.Jobs = append(p.Jobs, &j)
 	}
 	slices.SortStableFunc(p.Jobs, func(a, b *Job) int {

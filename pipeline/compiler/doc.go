@@ -8,7 +8,10 @@
 // does nothing else. The caller describes the commit (GitState, which package pipeline
 // reads with git) that the predefined variables are made from.
 //
-// Keywords that only mean something on a GitLab server (remote includes, trigger,
+// A trigger job whose trigger:include names local files is a bridge: its child pipeline
+// is compiled with it (Job.Trigger), for the same commit, as GitLab creates it.
+//
+// Keywords that only mean something on a GitLab server (remote includes, trigger:project,
 // secrets, id_tokens, release, pages, ...) are reported as not supported locally rather
 // than dropped, so that a local run never quietly differs from the real one.
 package compiler

@@ -35,7 +35,9 @@ func (c *compilation) decodeJob(name string, keyLine int, n *node, g *globals) *
 	if len(name) > maxJobNameLength {
 		c.errs.add(n, name, "the name is too long (maximum is %d characters)", maxJobNameLength)
 	}
-	n = c.withDefaults(name, n, g)
+	if !n.has("trigger") { // default: is for jobs that run a script, as on GitLab
+		n = c.withDefaults(name, n, g)
+	}
 	for _, p := range n.pairs {
 		if why, ok := serverJobKeywords[p.key]; ok {
 			c.errs.list = append(c.errs.list, Error{File: p.val.file, Line: p.line, Job: name,
@@ -47,13 +49,15 @@ func (c *compilation) decodeJob(name string, keyLine int, n *node, g *globals) *
 	}
 	d := &jobDef{node: n, tmpl: Job{Name: name, File: n.file, Line: keyLine, Stage: "test", When: "on_success"}}
 	j := &d.tmpl
-	if s := n.get("script"); s != nil {
+	if n.has("trigger") {
+		c.decodeTrigger(d)
+	} else if s := n.get("script"); s != nil {
 		before := len(c.errs.list)
 		j.Script = c.commands(s, name, "script")
 		if len(j.Script) == 0 && len(c.errs.list) == before && !hasFailed(s) {
 			c.errs.add(s, name, "script can't be empty")
 		}
-	} else if !n.has("trigger") && !n.has("run") && !c.badExtends[name] {
+	} else if !n.has("run") && !c.badExtends[name] {
 		msg := "the job has no script: (every job needs script:)"
 		if kw := nearKeyword(name); kw != "" {
 			msg = fmt.Sprintf("the job has no script:; or is %q a misspelt %q?", name, kw)

@@ -28,7 +28,7 @@ type jobJSON struct {
 	Image                *imageJSON     `json:"image,omitempty"`
 	Services             []imageJSON    `json:"services,omitempty"`
 	BeforeScript         []string       `json:"before_script,omitempty"`
-	Script               []string       `json:"script"`
+	Script               []string       `json:"script,omitempty"`
 	AfterScript          []string       `json:"after_script,omitempty"`
 	Variables            []Var          `json:"variables,omitempty"`
 	When                 string         `json:"when"`
@@ -48,6 +48,26 @@ type jobJSON struct {
 	Coverage             string         `json:"coverage,omitempty"`
 	Parallel             *parallelJSON  `json:"parallel,omitempty"`
 	Rules                string         `json:"rules,omitempty"`
+	Trigger              *triggerJSON   `json:"trigger,omitempty"`
+	// ChildPipeline is what the trigger runs, compiled: a local run resolves it up front.
+	ChildPipeline *Pipeline `json:"child_pipeline,omitempty"`
+}
+
+// triggerJSON is trigger: as written in .gitlab-ci.yml, include in its long form.
+type triggerJSON struct {
+	Include  []childFileJSON `json:"include"`
+	Strategy string          `json:"strategy,omitempty"`
+	Forward  forwardJSON     `json:"forward"`
+}
+
+type childFileJSON struct {
+	Local  string            `json:"local"`
+	Inputs map[string]string `json:"inputs,omitempty"`
+}
+
+type forwardJSON struct {
+	YAMLVariables     bool `json:"yaml_variables"`
+	PipelineVariables bool `json:"pipeline_variables"`
 }
 
 type skippedJSON struct {
@@ -188,6 +208,13 @@ func (j *Job) toJSON() jobJSON {
 	}
 	if p := j.Parallel; p != nil {
 		out.Parallel = &parallelJSON{Index: p.Index, Total: p.Total, Matrix: p.Matrix}
+	}
+	if t := j.Trigger; t != nil {
+		tj := &triggerJSON{Strategy: t.Strategy, Forward: forwardJSON(t.Forward)}
+		for _, f := range t.Include {
+			tj.Include = append(tj.Include, childFileJSON(f))
+		}
+		out.Trigger, out.ChildPipeline = tj, t.Child
 	}
 	return out
 }

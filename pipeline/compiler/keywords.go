@@ -10,12 +10,11 @@ var jobKeywords = set("script", "before_script", "after_script", "image", "servi
 	"stage", "variables", "when", "start_in", "allow_failure", "needs", "dependencies",
 	"artifacts", "cache", "retry", "timeout", "tags", "interruptible", "resource_group",
 	"environment", "coverage", "parallel", "rules", "only", "except", "extends", "inherit",
-	"manual_confirmation")
+	"manual_confirmation", "trigger")
 
 // serverJobKeywords are valid GitLab job keys that need a GitLab server (or a feature a
 // local run cannot provide); using one is an error that says so.
 var serverJobKeywords = map[string]string{
-	"trigger":            "it starts a downstream pipeline on a GitLab server",
 	"secrets":            "it reads secrets through a GitLab server",
 	"id_tokens":          "it needs OIDC tokens signed by a GitLab server",
 	"release":            "it creates a release on a GitLab server",

@@ -89,6 +89,9 @@ type Job struct {
 	Coverage string        `json:",omitempty"`
 	Parallel *ParallelInfo `json:",omitempty"`
 
+	// Trigger is set on a trigger job (a bridge): it runs a child pipeline, not a script.
+	Trigger *Trigger `json:",omitempty"`
+
 	// Rules says which rule matched, e.g. `rules[1]: if $CI_COMMIT_BRANCH == "main"`.
 	Rules string `json:",omitempty"`
 }
