@@ -53,15 +53,15 @@ func (e *Engine) collect(a *attempt, rec coordinator.JobRecord, o Outcome) Outco
 	if e.opts.JobsDir != "" {
 		paths, err := keepArtifacts(jobDir(e.opts.JobsDir, a.name), rec.Artifacts)
 		for _, p := range paths {
-			e.out.State(a.name, "artifacts stored at "+displayPath(p), "")
+			e.out.State(e.label(a.name), "artifacts stored at "+displayPath(p), "")
 		}
 		if err != nil {
-			e.out.State(a.name, "artifacts not kept under readable names: "+err.Error(), "")
+			e.out.State(e.label(a.name), "artifacts not kept under readable names: "+err.Error(), "")
 		}
 	}
 	vars, err := readDotenv(rec.Artifacts)
 	if err != nil {
-		e.out.State(a.name, "rejected "+err.Error(), "")
+		e.out.State(e.label(a.name), "rejected "+err.Error(), "")
 		if o.Status == StatusSuccess {
 			o = Outcome{Status: StatusFailed, Reason: jobspec.ScriptFailure}
 		}

@@ -10,6 +10,7 @@
 //   - the conversion of a compiled job into the job payload a runner receives;
 //   - GitServer: the repository served to the pods' git fetch over smart HTTP, read-only,
 //     behind each job's token, as HEAD or as a snapshot of the working tree;
-//   - Engine: the loop that connects the three and passes artifacts between jobs;
+//   - Engine: the loop that connects the three and passes artifacts between jobs; a
+//     trigger job's child pipeline runs in an Engine of its own on the same coordinator;
 //   - Run: the whole of `kuberunner pipeline run`, with its terminal output.
 package pipeline

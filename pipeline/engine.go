@@ -34,21 +34,21 @@ type EngineOptions struct {
 // Engine runs one pipeline: it hands the jobs the Scheduler makes ready to the embedded
 // coordinator, follows their records to the end, and passes artifacts between them.
 type Engine struct {
-	opts  EngineOptions
-	sched *Scheduler
-	srv   *coordinator.Server
-	out   *Output
+	opts   EngineOptions
+	sched  *Scheduler
+	sh     *shared
+	out    *Output
+	prefix string // "bridge/" before the job names of a child pipeline, in the output
 
 	// Fed by the coordinator's OnChange, drained by Run.
 	mu      sync.Mutex
 	records []coordinator.Change
 	signal  chan struct{}
-	tokens  map[string]bool // tokens of jobs not finished: they may fetch the repository
 
 	attempts map[int64]*attempt // by coordinator job ID; Run's goroutine only
 	latest   map[string]*attempt
 	results  map[string]*JobResult
-	nextID   int64
+	bridges  bridges
 }
 
 type attempt struct {
@@ -62,6 +62,22 @@ type attempt struct {
 
 // NewEngine builds the scheduler and the coordinator; Coordinator serves the API.
 func NewEngine(opts EngineOptions) (*Engine, error) {
+	sh := &shared{tokens: map[string]bool{}, owners: map[int64]*Engine{}}
+	var err error
+	sh.srv, err = coordinator.New(coordinator.Options{
+		LongPoll:            30 * time.Second,
+		TraceUpdateInterval: opts.TraceUpdateInterval,
+		ArtifactsDir:        opts.ArtifactsDir,
+		OnChange:            sh.route,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return newEngine(opts, sh, "")
+}
+
+// newEngine builds the engine of a pipeline served by sh's coordinator.
+func newEngine(opts EngineOptions, sh *shared, prefix string) (*Engine, error) {
 	sched, err := NewScheduler(opts.Pipeline, opts.Play)
 	if err != nil {
 		return nil, err
@@ -73,18 +89,10 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 		opts.CancelGrace = 30 * time.Second
 	}
 	e := &Engine{
-		opts: opts, sched: sched, out: opts.Output,
-		signal: make(chan struct{}, 1), tokens: map[string]bool{},
+		opts: opts, sched: sched, sh: sh, out: opts.Output, prefix: prefix,
+		signal:   make(chan struct{}, 1),
 		attempts: map[int64]*attempt{}, latest: map[string]*attempt{}, results: map[string]*JobResult{},
-	}
-	e.srv, err = coordinator.New(coordinator.Options{
-		LongPoll:            30 * time.Second,
-		TraceUpdateInterval: opts.TraceUpdateInterval,
-		ArtifactsDir:        opts.ArtifactsDir,
-		OnChange:            e.onChange,
-	})
-	if err != nil {
-		return nil, err
+		bridges: newBridges(opts.Pipeline),
 	}
 	for _, j := range sched.Jobs() {
 		e.results[j.Name] = &JobResult{Name: j.Name, Stage: j.Stage}
@@ -93,22 +101,15 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 }
 
 // Coordinator is the embedded coordinator; serve it under /api/v4.
-func (e *Engine) Coordinator() *coordinator.Server { return e.srv }
+func (e *Engine) Coordinator() *coordinator.Server { return e.sh.srv }
 
-// Authorized reports whether token belongs to a job that has not finished. Safe for
-// concurrent use: the git server calls it.
-func (e *Engine) Authorized(token string) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return token != "" && e.tokens[token]
-}
+// Authorized reports whether token belongs to a job (of this pipeline or a child) that
+// has not finished. Safe for concurrent use: the git server calls it.
+func (e *Engine) Authorized(token string) bool { return e.sh.authorized(token) }
 
 func (e *Engine) onChange(rec coordinator.Change) {
 	e.mu.Lock()
 	e.records = append(e.records, rec)
-	if rec.Finished() {
-		delete(e.tokens, rec.Job.Token)
-	}
 	e.mu.Unlock()
 	select {
 	case e.signal <- struct{}{}:
@@ -121,6 +122,7 @@ func (e *Engine) onChange(rec coordinator.Change) {
 // forced one; Run still returns only once every job has ended.
 func (e *Engine) Run(ctx context.Context) (Result, error) {
 	start := time.Now()
+	e.bridges.ctx = ctx
 	if err := e.apply(e.sched.Next()); err != nil {
 		return Result{}, err
 	}
@@ -128,10 +130,12 @@ func (e *Engine) Run(ctx context.Context) (Result, error) {
 	defer progress.Stop()
 	done := ctx.Done()
 	var force <-chan time.Time
-	for e.sched.Active() {
+	for e.sched.Active() || e.bridges.running > 0 {
 		select {
 		case <-e.signal:
 			e.drain()
+		case b := <-e.bridges.done:
+			e.childEnded(b)
 		case <-done:
 			done = nil
 			e.cancel(true)
@@ -141,7 +145,8 @@ func (e *Engine) Run(ctx context.Context) (Result, error) {
 		case <-force:
 			e.cancel(false)
 		case <-progress.C:
-			if e.out.Silent(e.opts.ProgressInterval) {
+			// A child's jobs show in the parent's line as its running bridge.
+			if e.prefix == "" && e.out.Silent(e.opts.ProgressInterval) {
 				e.out.Progress(time.Since(start), e.running(), e.waiting())
 			}
 		}
@@ -160,8 +165,11 @@ func (e *Engine) cancel(graceful bool) {
 	}
 	for _, a := range e.attempts {
 		if !a.done {
-			e.srv.Cancel(a.id, graceful)
+			e.sh.srv.Cancel(a.id, graceful)
 		}
+	}
+	if graceful {
+		e.bridges.cancelAll() // each child cancels its jobs, gracefully then at once
 	}
 }
 
@@ -171,7 +179,12 @@ func (e *Engine) apply(ts []Transition) error {
 		r := e.results[t.Name]
 		r.Status, r.Note = t.Status, t.Note
 		if t.Status != StatusPending {
-			e.out.State(t.Name, string(t.Status), t.Note)
+			e.out.State(e.label(t.Name), string(t.Status), t.Note)
+			continue
+		}
+		if j := e.sched.Job(t.Name); j.Trigger != nil {
+			r.Attempts = t.Attempt
+			e.startChild(j)
 			continue
 		}
 		a, err := e.enqueue(t.Name)
@@ -184,26 +197,29 @@ func (e *Engine) apply(ts []Transition) error {
 		if t.Attempt > 1 {
 			detail += fmt.Sprintf(", attempt %d", t.Attempt)
 		}
-		e.out.State(t.Name, string(StatusPending), detail)
+		e.out.State(e.label(t.Name), string(StatusPending), detail)
+	}
+	if e.bridges.again {
+		// A bridge that does not wait for its child finished at once: the jobs after it
+		// are ready now, with no coordinator event to wake the loop.
+		e.bridges.again = false
+		return e.apply(e.sched.Next())
 	}
 	return nil
 }
 
 func (e *Engine) enqueue(name string) (*attempt, error) {
 	j := e.sched.Job(name)
-	e.nextID++
-	a := &attempt{name: name, id: e.nextID, token: "glcbt-" + rand.Text()}
+	a := &attempt{name: name, token: "glcbt-" + rand.Text()}
+	a.id = e.sh.register(e, a.token)
 	deps, dotenv := e.dependencies(j)
 	payload, err := JobPayload(j, e.opts.Env, a.id, a.token, deps, dotenv)
 	if err != nil {
 		return nil, err
 	}
-	e.mu.Lock()
-	e.tokens[a.token] = true
-	e.mu.Unlock()
 	e.attempts[a.id], e.latest[name] = a, a
 	// Tags are not passed on: the one local runner takes every job.
-	e.srv.Enqueue(payload, nil)
+	e.sh.srv.Enqueue(payload, nil)
 	return a, nil
 }
 
@@ -224,7 +240,7 @@ func (e *Engine) handle(rec coordinator.Change) {
 		return
 	}
 	if len(rec.Appended) > 0 {
-		e.out.Log(a.name, rec.Appended)
+		e.out.Log(e.label(a.name), rec.Appended)
 	}
 	if rec.Status == a.status {
 		return
@@ -233,9 +249,9 @@ func (e *Engine) handle(rec coordinator.Change) {
 	switch rec.Status {
 	case coordinator.StatusRunning:
 		e.sched.Running(a.name)
-		e.out.State(a.name, string(StatusRunning), "")
+		e.out.State(e.label(a.name), string(StatusRunning), "")
 	case coordinator.StatusCanceling:
-		e.out.State(a.name, "canceling", "")
+		e.out.State(e.label(a.name), "canceling", "")
 	case coordinator.StatusSuccess, coordinator.StatusFailed, coordinator.StatusCanceled:
 		e.finish(a, rec.JobRecord)
 	}
@@ -243,7 +259,7 @@ func (e *Engine) handle(rec coordinator.Change) {
 
 func (e *Engine) finish(a *attempt, rec coordinator.JobRecord) {
 	a.done = true
-	e.out.EndLog(a.name)
+	e.out.EndLog(e.label(a.name))
 	o := Outcome{Status: Status(rec.Status), Reason: rec.FailureReason}
 	if rec.ExitCode != nil {
 		o.ExitCode = *rec.ExitCode
@@ -261,5 +277,5 @@ func (e *Engine) finish(a *attempt, rec coordinator.JobRecord) {
 	if retried {
 		detail += ", retrying"
 	}
-	e.out.State(a.name, string(o.Status), detail)
+	e.out.State(e.label(a.name), string(o.Status), detail)
 }

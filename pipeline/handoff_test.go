@@ -17,8 +17,16 @@ import (
 // runPipeline runs the pipeline ciYAML, committed to a new repository, with x.
 func runPipeline(t *testing.T, ctx context.Context, x *testExecutor, opts Options, ciYAML string) (Result, string, string) {
 	t.Helper()
+	return runRepo(t, ctx, x, opts, map[string]string{".gitlab-ci.yml": ciYAML})
+}
+
+// runRepo runs the pipeline of a repository holding files (path -> content).
+func runRepo(t *testing.T, ctx context.Context, x *testExecutor, opts Options, files map[string]string) (Result, string, string) {
+	t.Helper()
 	dir := newTestRepo(t)
-	writeFile(t, dir, ".gitlab-ci.yml", ciYAML)
+	for name, content := range files {
+		writeFile(t, dir, name, content)
+	}
 	gitRun(t, dir, "add", "-A")
 	gitRun(t, dir, "commit", "--quiet", "-m", "add the pipeline")
 	var out bytes.Buffer

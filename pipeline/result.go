@@ -103,5 +103,6 @@ func (e *Engine) result(d time.Duration) Result {
 		r.Status, r.AllowedFailure, r.Attempts, r.Note = s.Status, s.AllowedFailure, s.Attempts, s.Note
 		res.Jobs = append(res.Jobs, r)
 	}
+	res.Jobs = e.withChildren(res.Jobs)
 	return res
 }
