@@ -70,3 +70,38 @@ func TestShowPrintsWhatTheFileSays(t *testing.T) {
 		t.Errorf("Show changed the pipeline: %+v", p.Jobs[0].Variables)
 	}
 }
+
+// A trigger job shows as GitLab's lint names it, trigger:, with the child it runs.
+func TestShowListsTheBridge(t *testing.T) {
+	p, err := compiler.Compile(compiler.Input{FS: fstest.MapFS{
+		".gitlab-ci.yml": {Data: []byte("child:\n  trigger:\n    include: ci/child.yml\n    strategy: depend\n")},
+		"ci/child.yml":   {Data: []byte("inner:\n  script: echo inner\n")},
+	}, File: ".gitlab-ci.yml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := Show(p, "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Jobs []struct {
+			Name    string
+			Script  []string
+			Trigger struct {
+				Include  []struct{ Local string }
+				Strategy string
+			}
+			ChildPipeline struct{ Jobs []struct{ Name string } } `json:"child_pipeline"`
+		}
+	}
+	if err := json.Unmarshal(j, &doc); err != nil {
+		t.Fatal(err)
+	}
+	got := doc.Jobs[0]
+	if got.Name != "child" || got.Script != nil || len(got.Trigger.Include) != 1 ||
+		got.Trigger.Include[0].Local != "ci/child.yml" || got.Trigger.Strategy != "depend" ||
+		len(got.ChildPipeline.Jobs) != 1 || got.ChildPipeline.Jobs[0].Name != "inner" {
+		t.Errorf("the bridge shows as %+v:\n%s", got, j)
+	}
+}

@@ -192,6 +192,11 @@ func pipelineLint(_ context.Context, cmd *cli.Command) error {
 		return compileError(cmd.String("file"), err)
 	}
 	fmt.Fprintf(w, "%s is valid: %d jobs", cmd.String("file"), len(p.Jobs))
+	for _, j := range p.Jobs {
+		if t := j.Trigger; t != nil && t.Child != nil {
+			fmt.Fprintf(w, ", %s triggers a child pipeline of %d jobs", j.Name, len(t.Child.Jobs))
+		}
+	}
 	if len(p.Skipped) > 0 {
 		fmt.Fprintf(w, ", %d left out by rules", len(p.Skipped))
 	}
