@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kuberunner/kuberunner/jobspec"
 	"github.com/kuberunner/kuberunner/runner/runnertest"
 )
 
@@ -51,6 +52,11 @@ func runParent(t *testing.T, x *testExecutor, strategy string) (Result, string) 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	return runParentCtx(t, ctx, x, strategy)
+}
+
+func runParentCtx(t *testing.T, ctx context.Context, x *testExecutor, strategy string) (Result, string) {
+	t.Helper()
 	res, _, out := runRepo(t, ctx, x, Options{}, map[string]string{
 		".gitlab-ci.yml": strings.Replace(parentPipeline, "%s", strategy, 1),
 		"ci/child.yml":   childPipeline,
@@ -136,5 +142,24 @@ func TestChildPipelineForward(t *testing.T) {
 	job := x.jobs["child-deploy"][0]
 	if got := job.Variables.Get("TARGET"); got != "" {
 		t.Errorf("TARGET = %q reached the child with yaml_variables: false", got)
+	}
+}
+
+// Cancelling the pipeline cancels the child's jobs too, and a depend bridge with them.
+func TestChildPipelineCancel(t *testing.T) {
+	x := newTestExecutor(t, map[string][]runnertest.Script{"child-deploy": {{Loop: true}}})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	x.actions["child-deploy"] = func(context.Context, *jobspec.Job) error {
+		go func() {
+			_ = x.fake.WaitFor(ctx, func(runs []runnertest.Run) bool { return len(runs) > 1 })
+			cancel()
+		}()
+		return nil
+	}
+	res, out := runParentCtx(t, ctx, x, "strategy: depend")
+	got := describe(res)
+	if got["(pipeline)"] != "canceled" || got["bridge"] != "canceled" || got["bridge/child-deploy"] != "canceled" {
+		t.Errorf("after a cancel: %v\noutput:\n%s", got, out)
 	}
 }

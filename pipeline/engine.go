@@ -168,9 +168,7 @@ func (e *Engine) cancel(graceful bool) {
 			e.sh.srv.Cancel(a.id, graceful)
 		}
 	}
-	if graceful {
-		e.bridges.cancelAll() // each child cancels its jobs, gracefully then at once
-	}
+	e.bridges.cancelAll() // each child cancels its own jobs, gracefully then at once
 }
 
 // apply reports the scheduler's transitions and enqueues the jobs that became pending.
