@@ -77,11 +77,7 @@ func longJob(s *execStack, name string, victim bool) chaosJob {
 			return
 		}
 		wantState(t, rec, coordinator.StatusSuccess, "")
-		var out bytes.Buffer
-		for i := 1; i <= 60; i++ {
-			fmt.Fprintf(&out, "%s line %d\n", name, i)
-		}
-		wantOutput(t, rec, out.Bytes())
+		wantOutput(t, rec, numbered(name+" line", 60))
 	}}
 }
 

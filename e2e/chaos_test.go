@@ -18,6 +18,7 @@ import (
 	"github.com/kuberunner/kuberunner/config"
 	"github.com/kuberunner/kuberunner/coordinator"
 	"github.com/kuberunner/kuberunner/coordinator/coordinatortest"
+	"github.com/kuberunner/kuberunner/executor"
 	"github.com/kuberunner/kuberunner/executor/jobpod"
 	"github.com/kuberunner/kuberunner/jobspec"
 )
@@ -142,26 +143,13 @@ func (s *execStack) waitPodsOfRunningJobs(t *testing.T, jobs []chaosJob) {
 	t.Fatal("a job handed to the runner had no pod for a minute")
 }
 
-// deleteJobPod deletes the job's pod as `kubectl delete pod` does: with its grace period.
+// deleteJobPod deletes the job's pod, which printed, as `kubectl delete pod` does: with its
+// grace period.
 func (s *execStack) deleteJobPod(t *testing.T, id int64) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	sel := metav1.ListOptions{LabelSelector: jobpod.LabelJobID + "=" + strconv.FormatInt(id, 10)}
-	for ctx.Err() == nil {
-		pods, err := s.client.CoreV1().Pods(s.ns).List(ctx, sel)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(pods.Items) == 1 {
-			if err := s.client.CoreV1().Pods(s.ns).Delete(ctx, pods.Items[0].Name, metav1.DeleteOptions{}); err != nil {
-				t.Fatalf("delete job %d's pod: %v", id, err)
-			}
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
+	if err := s.client.CoreV1().Pods(s.ns).Delete(context.Background(), executor.PodName(id), metav1.DeleteOptions{}); err != nil {
+		t.Fatalf("delete job %d's pod: %v", id, err)
 	}
-	t.Fatalf("job %d has no pod to delete", id)
 }
 
 // wantDeleted is how a job whose pod someone else deleted must end.

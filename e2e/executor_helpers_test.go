@@ -89,7 +89,8 @@ func newStackNoRunner(t testing.TB, edit func(*config.Config), wrap func(http.Ha
 	url := e2eutil.ServeOnNode(t, h, func() { srv.Close() })
 	s.srv = srv
 
-	cfg := &config.Config{Concurrent: 5, CheckInterval: config.Duration(200 * time.Millisecond), Runners: []config.Runner{{
+	// Log keys set as Load would default them: tests save this config as a file to run.
+	cfg := &config.Config{Concurrent: 5, CheckInterval: config.Duration(200 * time.Millisecond), LogLevel: "debug", LogFormat: "text", Runners: []config.Runner{{
 		Name: "e2e", URL: url, Token: srv.AddRunner(coordinator.RunnerSpec{RunUntagged: true}),
 		RequestConcurrency: 2, OutputLimit: 4096, Executor: "kubernetes",
 		Kubernetes: config.Kubernetes{

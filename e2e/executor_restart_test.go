@@ -5,8 +5,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -38,11 +36,7 @@ func TestExecutorRunnerRestartLosesNothing(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	for _, id := range ids {
-		if _, err := s.srv.WaitFor(ctx, id, func(r coordinator.JobRecord) bool { return bytes.Contains(r.Trace, []byte("line 2\n")) }); err != nil {
-			t.Fatalf("job %d did not start printing: %v", id, err)
-		}
-	}
+	s.waitLine(ctx, t, ids, 2)
 	s.stop()
 	t.Log("runner stopped; its jobs are left to their pods")
 	time.Sleep(15 * time.Second)
@@ -67,11 +61,7 @@ func TestExecutorRunnerRestartLosesNothing(t *testing.T) {
 		if rec.Status != w.status || rec.FailureReason != w.reason {
 			t.Errorf("job %d: %s %q, want %s %q; trace ends:\n%s", id, rec.Status, rec.FailureReason, w.status, w.reason, tail(rec.Trace, 1500))
 		}
-		var lines strings.Builder
-		for n := 1; n <= w.lines; n++ {
-			fmt.Fprintf(&lines, "line %d\n", n)
-		}
-		if !bytes.Contains(rec.Trace, []byte(lines.String())) {
+		if !bytes.Contains(rec.Trace, numbered("line", w.lines)) {
 			t.Errorf("job %d: lines 1..%d not in the trace once and in order:\n%s", id, w.lines, rec.Trace)
 		}
 		if n := bytes.Count(rec.Trace, []byte("line 1\n")); n != 1 {

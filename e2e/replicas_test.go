@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -21,6 +20,7 @@ import (
 	"github.com/kuberunner/kuberunner/config"
 	"github.com/kuberunner/kuberunner/coordinator"
 	"github.com/kuberunner/kuberunner/e2e/e2eutil"
+	"github.com/kuberunner/kuberunner/executor"
 	"github.com/kuberunner/kuberunner/executor/jobpod"
 )
 
@@ -37,7 +37,7 @@ func TestRunnerReplicasInCluster(t *testing.T) {
 	s := newStackNoRunner(t, func(c *config.Config) {
 		c.ShutdownJobs = config.ShutdownLeave
 		c.ListenAddress = ":9252"
-		c.LogLevel, c.LogFormat = "info", "json"
+		c.LogFormat = "json"
 		c.Runners[0].Kubernetes.Kubeconfig = "" // in-cluster: the Deployment's ServiceAccount
 	}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
@@ -90,8 +90,7 @@ func TestRunnerReplicasInCluster(t *testing.T) {
 // one) and moves that namespace to the test's.
 func installRunner(ctx context.Context, t *testing.T, s *execStack, replicas int) {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	base := filepath.Join(filepath.Dir(file), "..", "manifests", "examples", "one-namespace")
+	base := filepath.Join(repoRoot(), "manifests", "examples", "one-namespace")
 	dir := t.TempDir()
 	// kustomize takes a base outside the overlay's folder only as a relative path.
 	base, err := filepath.Rel(dir, base)
@@ -166,11 +165,11 @@ func (s *execStack) jobManagers(ctx context.Context, t *testing.T, ids []int64) 
 	t.Helper()
 	count := map[string]int{}
 	for _, id := range ids {
-		pods, err := s.client.CoreV1().Pods(s.ns).List(ctx, metav1.ListOptions{LabelSelector: fmt.Sprintf("%s=%d", jobpod.LabelJobID, id)})
-		if err != nil || len(pods.Items) != 1 {
-			t.Fatalf("job %d's pod: %v (%d found)", id, err, len(pods.Items))
+		pod, err := s.client.CoreV1().Pods(s.ns).Get(ctx, executor.PodName(id), metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("job %d's pod: %v", id, err)
 		}
-		count[pods.Items[0].Labels[jobpod.LabelManager]]++
+		count[pod.Labels[jobpod.LabelManager]]++
 	}
 	var ms []string
 	for m := range count {
@@ -230,16 +229,13 @@ func (s *execStack) waitManagedBy(ctx context.Context, t *testing.T, gone string
 // and in order, and left nothing behind.
 func (s *execStack) checkCounting(t *testing.T, ids []int64, lines int) {
 	t.Helper()
-	var want strings.Builder
-	for i := 1; i <= lines; i++ {
-		fmt.Fprintf(&want, "line %d\n", i)
-	}
+	want := numbered("line", lines)
 	for _, id := range ids {
 		rec := s.finish(t, id, 5*time.Minute)
 		if rec.Status != coordinator.StatusSuccess {
 			t.Errorf("job %d: %s %s; trace ends:\n%s", id, rec.Status, rec.FailureReason, tail(rec.Trace, 1500))
 		}
-		if n := bytes.Count(rec.Trace, []byte(want.String())); n != 1 {
+		if n := bytes.Count(rec.Trace, want); n != 1 {
 			t.Errorf("job %d: lines 1..%d appear %d times in order, want once:\n%s", id, lines, n, rec.Trace)
 		}
 		assertReportedOnce(t, rec)

@@ -55,10 +55,7 @@ func goBinary(t testing.TB, pkg string) string {
 func newRunnerProcess(t testing.TB, cfg *config.Config) *runnerProcess {
 	t.Helper()
 	p := &runnerProcess{bin: goBinary(t, "github.com/kuberunner/kuberunner/cmd/kuberunner"), cfgPath: filepath.Join(t.TempDir(), "config.yaml"), logs: &testio.Buffer{}}
-	// Save writes every key, so what Load would default must be set here.
-	c := *cfg
-	c.LogLevel, c.LogFormat = "debug", "text"
-	if err := config.Save(p.cfgPath, &c); err != nil {
+	if err := config.Save(p.cfgPath, cfg); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

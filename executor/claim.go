@@ -1,8 +1,6 @@
 package executor
 
 import (
-	"github.com/kuberunner/kuberunner/executor/jobpod"
-
 	"context"
 	"log/slog"
 	"sync"
@@ -13,6 +11,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	coordinationclient "k8s.io/client-go/kubernetes/typed/coordination/v1"
+
+	"github.com/kuberunner/kuberunner/executor/jobpod"
 )
 
 // How a replica's pods find exactly one adopter (M: the replica that made them, its Lease

@@ -74,7 +74,12 @@ type childEnd struct {
 
 func newBridges(p *compiler.Pipeline) bridges {
 	// Buffered for every bridge, so that a child never blocks on a parent that gave up.
-	n := len(slices.DeleteFunc(slices.Clone(p.Jobs), func(j *compiler.Job) bool { return j.Trigger == nil }))
+	n := 0
+	for _, j := range p.Jobs {
+		if j.Trigger != nil {
+			n++
+		}
+	}
 	return bridges{done: make(chan childEnd, n), results: map[string]Result{}}
 }
 
