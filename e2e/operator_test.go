@@ -84,10 +84,15 @@ func TestKubectlPlugin(t *testing.T) {
 		out, err := exec.Command(plugin, append(args, "--kubeconfig", e2eutil.Kubeconfig(), "-n", s.ns)...).CombinedOutput()
 		return string(out), err
 	}
-	running := s.srv.Enqueue(s.job("plugin-running", `for i in $(seq 1 30); do echo "line $i"; sleep 1; done`), nil)
-	failing := s.srv.Enqueue(s.job("plugin-failing", `echo about to fail; sleep 8; exit 3`), nil)
+	running := s.srv.Enqueue(s.job("plugin-running", `for i in $(seq 1 40); do echo "line $i"; sleep 1; done`), nil)
+	failing := s.srv.Enqueue(s.job("plugin-failing", `echo about to fail; echo line 1; sleep 25; exit 3`), nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	s.waitLine(ctx, t, []int64{running, failing}, 1)
+	// The runner goes away while both jobs run, so the failing job ends in its pod, which
+	// then stays to be described: stopping it only after the failing job's sleep let the
+	// runner report and delete that pod first.
+	s.stop()
 	s.waitLine(ctx, t, []int64{running}, 2)
 
 	out, err := kubectl("jobs", "-o", "json")
@@ -144,8 +149,6 @@ func TestKubectlPlugin(t *testing.T) {
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
 
-	// The runner goes away; the failing job ends in its pod, which stays to be described.
-	s.stop()
 	if rec := s.finish(t, failing, 2*time.Minute); rec.Status != coordinator.StatusFailed {
 		t.Fatalf("job %d: %s, want failed", failing, rec.Status)
 	}
