@@ -9,7 +9,7 @@ STATICCHECK_VERSION := v0.8.2
 # builds stamp in, for `helm version` and .Capabilities.HelmVersion.
 HELM_VERSION := v3.22.0
 
-.PHONY: build test unit lint e2e check demo demo-small cluster-up cluster-down bench tools
+.PHONY: build test unit lint e2e check demo demo-small cluster-up cluster-down bench bench-scale tools
 
 # Static binaries: kuberunner also runs inside job pods (copied in by the prepare step), whatever
 # the image's libc; kubectl-kuberunner is the kubectl plugin (put it on PATH: `kubectl kuberunner`).
@@ -83,3 +83,11 @@ bench:
 	else \
 		echo "end-to-end benchmark not run: no local cluster is up (make cluster-up, then make bench)"; \
 	fi
+
+# bench-scale: the runner with up to 1,000 jobs in flight on simulated nodes of the local
+# cluster (see e2e/scale_test.go); KR_SCALE_STEPS sets the job counts, KR_SCALE_REPORT the
+# JSON's path. Not part of CI: it needs minutes and a cluster to itself.
+bench-scale:
+	@e2e/cluster/cluster status >/dev/null 2>&1 || { echo "no local cluster is up: make cluster-up, then make bench-scale"; exit 1; }
+	eval "$$(e2e/cluster/cluster env)" && export KUBECONFIG KR_KUBECTL KR_IMAGES_ENV && \
+		go test -tags e2e -run '^$$' -bench Scale -benchtime 1x -timeout 60m ./e2e/

@@ -71,6 +71,7 @@ func run(ctx context.Context, cmd *cli.Command) error {
 	}
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, version, revision)
+	metrics.RegisterKubeAPI(reg)
 	saved := &configFile{path: path, c: file}
 	r, err := runner.New(runner.Options{
 		Config:      cfg,
