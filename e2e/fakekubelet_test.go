@@ -60,12 +60,7 @@ func startFakeKubelet(b *testing.B, ns string, n int) *fakeKubelet {
 	fk := &fakeKubelet{client: client, ns: ns, started: map[string]bool{}, running: map[string]*corev1.Pod{}, changed: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	for i := range n {
-		name := fmt.Sprintf("kr-fake-%s-%d", ns, i)
-		if err := fk.registerNode(ctx, name); err != nil {
-			cancel()
-			b.Fatalf("register fake node %s: %v", name, err)
-		}
-		fk.nodes = append(fk.nodes, name)
+		fk.nodes = append(fk.nodes, fmt.Sprintf("kr-fake-%s-%d", ns, i))
 	}
 	b.Cleanup(func() {
 		cancel()
@@ -79,6 +74,11 @@ func startFakeKubelet(b *testing.B, ns string, n int) *fakeKubelet {
 			_ = client.CoreV1().Pods(ns).Delete(context.Background(), p.Name, metav1.DeleteOptions{GracePeriodSeconds: new(int64)})
 		}
 	})
+	for _, name := range fk.nodes {
+		if err := fk.registerNode(ctx, name); err != nil {
+			b.Fatalf("register fake node %s: %v", name, err)
+		}
+	}
 	go fk.heartbeat(ctx)
 	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(ns))
 	inf := factory.Core().V1().Pods().Informer()
@@ -108,14 +108,22 @@ func (fk *fakeKubelet) registerNode(ctx context.Context, name string) error {
 		return err
 	}
 	now := metav1.Now()
-	created.Status = corev1.NodeStatus{
+	status := corev1.NodeStatus{
 		Capacity: capacity, Allocatable: capacity,
 		Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady",
 			LastHeartbeatTime: now, LastTransitionTime: now}},
 		Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "192.0.2.1"}},
 	}
-	_, err = fk.client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{})
-	return err
+	for { // the node controller writes the new node too
+		created.Status = status
+		_, err = fk.client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{})
+		if !apierrors.IsConflict(err) {
+			return err
+		}
+		if created, err = fk.client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{}); err != nil {
+			return err
+		}
+	}
 }
 
 // heartbeat renews the nodes' leases, as a kubelet does every 10 s, so that the node
