@@ -112,6 +112,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		TraceUpdateInterval: time.Second,
 		ProgressInterval:    opts.ProgressInterval,
 		CancelGrace:         opts.CancelGrace,
+		NewPipeline:         func() (int64, error) { return src.newChild(ctx) },
 		Env: JobEnv{
 			Git: src.state, PipelineID: src.pipelineID, ServerURL: serverURL,
 			RepoURL: serverURL + src.git.Path(), Predefined: src.predefined, User: src.user,

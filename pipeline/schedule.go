@@ -126,7 +126,7 @@ func (s *Scheduler) prerequisites(j *jobState) Status {
 	var deps []*jobState
 	if j.job.Needs != nil {
 		for _, n := range j.job.Needs {
-			if d := s.byName[n.Job]; d != nil {
+			if d := s.byName[n.Job]; d != nil && n.Pipeline == "" { // a parent's job is not waited for
 				deps = append(deps, d)
 			}
 		}

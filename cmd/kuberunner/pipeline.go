@@ -193,8 +193,12 @@ func pipelineLint(_ context.Context, cmd *cli.Command) error {
 	}
 	fmt.Fprintf(w, "%s is valid: %d jobs", cmd.String("file"), len(p.Jobs))
 	for _, j := range p.Jobs {
-		if t := j.Trigger; t != nil && t.Child != nil {
+		switch t := j.Trigger; {
+		case t == nil:
+		case t.Child != nil:
 			fmt.Fprintf(w, ", %s triggers a child pipeline of %d jobs", j.Name, len(t.Child.Jobs))
+		case t.Generated != nil:
+			fmt.Fprintf(w, ", %s triggers a child pipeline generated at run time by job %s", j.Name, t.Generated.Job)
 		}
 	}
 	if len(p.Skipped) > 0 {

@@ -126,3 +126,26 @@ func hasRoute() bool {
 	c.Close()
 	return true
 }
+
+// lint says of a dynamic child pipeline what it can know: which job generates it.
+func TestLintGeneratedChild(t *testing.T) {
+	dir := newRepo(t, `
+generate:
+  stage: build
+  script: ./gen > child.yml
+  artifacts: {paths: [child.yml]}
+bridge:
+  stage: test
+  trigger:
+    include: [{artifact: child.yml, job: generate}]
+`, "first")
+	out, errOut, code := runCLI(t, "pipeline", "lint", "--dir", dir)
+	want := ".gitlab-ci.yml is valid: 2 jobs, bridge triggers a child pipeline generated at run time by job generate\n"
+	if code != 0 || out != want {
+		t.Errorf("lint: exit %d, out %q, err %q; want %q", code, out, errOut, want)
+	}
+	out, _, code = runCLI(t, "pipeline", "show", "--dir", dir)
+	if code != 0 || !strings.Contains(out, "child_pipeline: generated at run time by job generate (its artifact child.yml)\n") {
+		t.Errorf("show: exit %d, out:\n%s", code, out)
+	}
+}
