@@ -71,6 +71,10 @@ type childEnd struct {
 	bridge string
 	res    Result
 	err    error
+	// status is the child pipeline's status as GitLab composes it from its jobs, which
+	// strategy: mirror gives the bridge: it can be skipped or manual (blocked), which a
+	// local run's result is not.
+	status Status
 }
 
 func newBridges(p *compiler.Pipeline) bridges {
@@ -107,10 +111,10 @@ func (e *Engine) startChild(j *compiler.Job) {
 	e.bridges.running++
 	go func() {
 		res, err := child.Run(ctx)
-		e.bridges.done <- childEnd{bridge: j.Name, res: res, err: err}
+		e.bridges.done <- childEnd{bridge: j.Name, res: res, err: err, status: child.sched.Composite()}
 	}()
-	if j.Trigger.Strategy != "depend" {
-		// Without strategy: depend the bridge succeeds once its child pipeline exists.
+	if j.Trigger.Strategy == "" {
+		// Without a strategy the bridge succeeds once its child pipeline exists.
 		e.endedUnrun(j.Name, Outcome{Status: StatusSuccess}, "")
 	}
 }
@@ -172,18 +176,34 @@ func withVar(vars []compiler.Var, v compiler.Var) []compiler.Var {
 	return append(out, v)
 }
 
-// childEnded records a child pipeline's end; with strategy: depend its bridge takes the
-// child's status.
+// childEnded records a child pipeline's end; with a strategy its bridge takes the
+// child's status: with depend success, canceled or failed, with mirror exactly.
 func (e *Engine) childEnded(c childEnd) {
 	e.bridges.running--
 	e.bridges.results[c.bridge] = c.res
 	j := e.sched.Job(c.bridge)
-	if j.Trigger.Strategy != "depend" {
-		return
-	}
 	switch {
+	case j.Trigger.Strategy == "":
 	case c.err != nil:
 		e.endedUnrun(c.bridge, Outcome{Status: StatusFailed, Reason: reasonChildFailed}, c.err.Error())
+	case j.Trigger.Strategy == "mirror" && c.status == StatusFailed:
+		e.endedUnrun(c.bridge, Outcome{Status: StatusFailed, Reason: reasonChildFailed}, "")
+	case j.Trigger.Strategy == "mirror":
+		e.endedUnrun(c.bridge, Outcome{Status: c.status}, mirrorNotes[c.status])
+	default:
+		e.dependEnded(c)
+	}
+}
+
+// mirrorNotes say what a mirrored status other than success or canceled means.
+var mirrorNotes = map[Status]string{
+	StatusManual:  "the child pipeline waits for a manual job that was not played",
+	StatusSkipped: "the child pipeline ran no job",
+}
+
+// dependEnded gives a bridge with strategy: depend the status of its ended child.
+func (e *Engine) dependEnded(c childEnd) {
+	switch {
 	case c.res.Status == StatusSuccess || c.res.Status == StatusCanceled:
 		e.endedUnrun(c.bridge, Outcome{Status: c.res.Status}, "")
 	default:

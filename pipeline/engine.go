@@ -63,9 +63,9 @@ type Engine struct {
 }
 
 type attempt struct {
-	name   string
-	id     int64
-	token  string
+	name    string
+	id      int64
+	token   string
 	status  string
 	done    bool
 	dotenv  []compiler.Var // from its dotenv report, for the jobs that take its artifacts

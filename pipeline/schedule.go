@@ -268,6 +268,13 @@ func (s *Scheduler) Job(name string) *compiler.Job {
 	return nil
 }
 
+// Composite is the pipeline's status as GitLab composes it from its jobs once they
+// ended: success, failed, canceled, skipped (nothing ran), or manual (blocked by a manual
+// job not played).
+func (s *Scheduler) Composite() Status {
+	return composite(s.jobs, false)
+}
+
 // Status is the pipeline's status: failed when a job failed without being allowed to,
 // canceled when the pipeline or a job was canceled, running while jobs run, else success.
 func (s *Scheduler) Status() Status {

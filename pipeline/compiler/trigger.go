@@ -14,8 +14,9 @@ const maxChildDepth = 2
 // pipeline made of local files of this repository, as GitLab's parent-child pipelines.
 type Trigger struct {
 	Include []ChildFile
-	// Strategy is "depend" when the bridge's status mirrors the child pipeline's; empty,
-	// the bridge succeeds once the child pipeline is created.
+	// Strategy is "mirror" when the bridge takes the child pipeline's status exactly,
+	// "depend" when it waits for the child and succeeds or fails with it; empty, the
+	// bridge succeeds once the child pipeline is created.
 	Strategy string
 	Forward  Forward
 	// Child is the child pipeline, compiled for this commit with CI_PIPELINE_SOURCE
@@ -82,7 +83,7 @@ func (c *compilation) decodeTrigger(d *jobDef) {
 	}
 	t := &Trigger{Forward: Forward{YAMLVariables: true}}
 	if s := v.get("strategy"); s != nil {
-		t.Strategy = c.oneOf(s, name, "trigger:strategy", set("depend"))
+		t.Strategy = c.oneOf(s, name, "trigger:strategy", set("depend", "mirror"))
 	}
 	if f := v.get("forward"); f != nil {
 		c.forward(f, name, &t.Forward)
