@@ -162,7 +162,12 @@ func (c *compilation) childFiles(incl *node, job string) []includeFile {
 }
 
 func (c *compilation) childPath(n *node, job string) (string, bool) {
-	p := strings.TrimPrefix(expandExisting(n.value, c.in.Variables), "/")
+	p := expandExisting(n.value, c.in.Variables)
+	if why := relativePath(p, n.value, "trigger:include:local"); why != "" {
+		c.errs.add(n, job, "trigger:include: %s", why)
+		return "", false
+	}
+	p = strings.TrimPrefix(p, "/")
 	switch {
 	case strings.HasPrefix(p, "http://") || strings.HasPrefix(p, "https://"):
 		c.errs.add(n, job, "trigger:include %q is remote, which is not supported locally", n.value)
