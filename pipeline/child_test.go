@@ -180,13 +180,7 @@ func TestPlayChildJob(t *testing.T) {
 		t.Errorf("jobs -want +got:\n%s\noutput:\n%s", d, out)
 	}
 
-	dir := newTestRepo(t)
-	for name, content := range files {
-		writeFile(t, dir, name, content)
-	}
-	gitRun(t, dir, "add", "-A")
-	gitRun(t, dir, "commit", "--quiet", "-m", "add the pipeline")
-	_, err := Run(context.Background(), Options{Dir: dir, Jobs: []string{"bridge/relase"}, Executor: x.factory, Out: &bytes.Buffer{}})
+	_, err := Run(context.Background(), Options{Dir: commitRepo(t, files), Jobs: []string{"bridge/relase"}, Executor: x.factory, Out: &bytes.Buffer{}})
 	if err == nil || err.Error() != "child pipeline of bridge: no job relase in this pipeline" {
 		t.Errorf("Run with --job bridge/relase: %v", err)
 	}

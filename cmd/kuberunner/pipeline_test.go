@@ -84,18 +84,8 @@ func TestNoPipelineExitsZero(t *testing.T) {
 // sentence naming --listen, not a git connection error from the first job; without
 // --listen the coordinator listens on the address on the route to the cluster.
 func TestPipelineRunRefusesLoopbackListenForRemoteCluster(t *testing.T) {
-	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 	// 192.0.2.1 (TEST-NET-1) is never on loopback; nothing connects to it.
-	err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "https://192.0.2.1:6443"}}]
-users: [{name: u, user: {token: t}}]
-contexts: [{name: x, context: {cluster: c, user: u}}]
-current-context: x
-`), 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kubeconfig := writeKubeconfig(t, "https://192.0.2.1:6443")
 	if got := apiServerURL(config.Kubernetes{Kubeconfig: kubeconfig}); got != "https://192.0.2.1:6443" {
 		t.Fatalf("apiServerURL = %q", got)
 	}
