@@ -53,13 +53,11 @@ type Engine struct {
 	latest   map[string]*attempt
 	results  map[string]*JobResult
 	bridges  bridges
-	// again is set when a job ended inside apply without the runner (a bridge, a job
-	// whose parent artifacts are missing): the jobs after it may be ready at once.
-	again bool
-	// childPlay are the --job names of child jobs, bridge/job, by bridge.
-	childPlay map[string][]string
-	// parent is the parent pipeline of a child pipeline, for needs:pipeline:job.
-	parent *parentInfo
+	// again: a job ended inside apply without the runner (a bridge, a job whose parent
+	// artifacts are missing), so the jobs after it may be ready at once.
+	again     bool
+	childPlay map[string][]string // --job names of child jobs (bridge/job), by bridge
+	parent    *parentInfo         // a child pipeline's parent, for needs:pipeline:job
 }
 
 type attempt struct {

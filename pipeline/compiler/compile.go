@@ -3,6 +3,7 @@ package compiler
 import (
 	"errors"
 	"io/fs"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -168,12 +169,7 @@ func (c *compilation) evaluate(g *globals, insts []*instance, ix *jobIndex) *Pip
 		}
 		kept[in.job.Name] = in
 	}
-	var names []string // the jobs of this pipeline, for its child pipelines
-	for _, in := range insts {
-		if kept[in.job.Name] != nil {
-			names = append(names, in.job.Name)
-		}
-	}
+	names := slices.Sorted(maps.Keys(kept)) // the jobs of this pipeline, for its children
 	for _, in := range insts {
 		if kept[in.job.Name] == nil {
 			continue
