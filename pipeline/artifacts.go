@@ -16,15 +16,26 @@ import (
 // dependencies are the jobs whose artifacts j downloads, as GitLab picks them: the
 // dependencies keyword, else the needs that ask for artifacts, else every job of the
 // earlier stages. Jobs that never ran have no artifacts and are left out. The variables
-// of their dotenv reports come with them, as GitLab hands them on.
-func (e *Engine) dependencies(j *compiler.Job) ([]jobspec.Dependency, []compiler.Var) {
+// of their dotenv reports come with them, as GitLab hands them on. A job of the parent
+// pipeline (needs:pipeline:job) must have succeeded: missing says why not, and the job
+// cannot start.
+func (e *Engine) dependencies(j *compiler.Job) (deps []jobspec.Dependency, dotenv []compiler.Var, missing string) {
 	var names []string
 	switch {
 	case j.Dependencies != nil:
 		names = j.Dependencies
 	case j.Needs != nil:
 		for _, n := range j.Needs {
-			if n.Artifacts {
+			switch {
+			case !n.Artifacts:
+			case n.Pipeline != "":
+				a, why := e.parentJob(j, n)
+				if why != "" {
+					return nil, nil, why
+				}
+				deps = append(deps, jobspec.Dependency{ID: a.id, Name: n.Job})
+				dotenv = append(dotenv, a.dotenv...)
+			default:
 				names = append(names, n.Job)
 			}
 		}
@@ -36,15 +47,13 @@ func (e *Engine) dependencies(j *compiler.Job) ([]jobspec.Dependency, []compiler
 			}
 		}
 	}
-	var deps []jobspec.Dependency
-	var dotenv []compiler.Var
 	for _, n := range names {
 		if a := e.latest[n]; a != nil {
 			deps = append(deps, jobspec.Dependency{ID: a.id, Name: n})
 			dotenv = append(dotenv, a.dotenv...)
 		}
 	}
-	return deps, dotenv
+	return deps, dotenv, ""
 }
 
 // collect keeps the attempt's artifacts under readable names and reads its dotenv report.
@@ -57,6 +66,11 @@ func (e *Engine) collect(a *attempt, rec coordinator.JobRecord, o Outcome) Outco
 		}
 		if err != nil {
 			e.out.State(e.label(a.name), "artifacts not kept under readable names: "+err.Error(), "")
+		}
+	}
+	for _, art := range rec.Artifacts {
+		if art.Type == "archive" {
+			a.archive = art.Path
 		}
 	}
 	vars, err := readDotenv(rec.Artifacts)

@@ -16,6 +16,8 @@ import (
 const (
 	reasonChildNotCreated jobspec.FailureReason = "downstream_pipeline_creation_failed"
 	reasonChildFailed     jobspec.FailureReason = "downstream_pipeline_failed"
+	// reasonMissingDependency fails a job whose needed artifacts cannot be had.
+	reasonMissingDependency jobspec.FailureReason = "missing_dependency_failure"
 )
 
 // shared is what the engines of one run (the pipeline and its child pipelines) share:
@@ -63,13 +65,16 @@ type bridges struct {
 	running int
 	cancels []context.CancelFunc
 	results map[string]Result // by bridge name
-	again   bool              // a bridge finished inside apply
 }
 
 type childEnd struct {
 	bridge string
 	res    Result
 	err    error
+	// status is the child pipeline's status as GitLab composes it from its jobs, which
+	// strategy: mirror gives the bridge: it can be skipped or manual (blocked), which a
+	// local run's result is not.
+	status Status
 }
 
 func newBridges(p *compiler.Pipeline) bridges {
@@ -96,7 +101,7 @@ func (e *Engine) label(name string) string { return e.prefix + name }
 func (e *Engine) startChild(j *compiler.Job) {
 	child, err := e.childEngine(j)
 	if err != nil {
-		e.bridgeEnded(j.Name, Outcome{Status: StatusFailed, Reason: reasonChildNotCreated}, err.Error())
+		e.endedUnrun(j.Name, Outcome{Status: StatusFailed, Reason: reasonChildNotCreated}, err.Error())
 		return
 	}
 	e.sched.Running(j.Name)
@@ -106,40 +111,62 @@ func (e *Engine) startChild(j *compiler.Job) {
 	e.bridges.running++
 	go func() {
 		res, err := child.Run(ctx)
-		e.bridges.done <- childEnd{bridge: j.Name, res: res, err: err}
+		e.bridges.done <- childEnd{bridge: j.Name, res: res, err: err, status: child.sched.Composite()}
 	}()
-	if j.Trigger.Strategy != "depend" {
-		// Without strategy: depend the bridge succeeds once its child pipeline exists.
-		e.bridgeEnded(j.Name, Outcome{Status: StatusSuccess}, "")
+	if j.Trigger.Strategy == "" {
+		// Without a strategy the bridge succeeds once its child pipeline exists.
+		e.endedUnrun(j.Name, Outcome{Status: StatusSuccess}, "")
 	}
 }
 
 func (e *Engine) childEngine(j *compiler.Job) (*Engine, error) {
-	p := j.Trigger.Child
-	if p == nil {
-		return nil, fmt.Errorf("the child pipeline was not compiled")
+	p, err := e.childPipeline(j)
+	if err != nil {
+		return nil, err
 	}
 	if p.Filtered != "" {
 		return nil, fmt.Errorf("the child pipeline was not created: %s", p.Filtered)
 	}
+	if e.opts.NewPipeline == nil {
+		return nil, fmt.Errorf("the child pipeline was not created: the engine has no NewPipeline")
+	}
+	id, err := e.opts.NewPipeline()
+	if err != nil {
+		return nil, fmt.Errorf("create the child pipeline: %w", err)
+	}
 	opts := e.opts
-	opts.Pipeline, opts.Play = p, nil
+	opts.Pipeline, opts.Play = p, e.childPlay[j.Name]
 	if opts.JobsDir != "" {
 		opts.JobsDir = filepath.Join(opts.JobsDir, j.Name)
 	}
+	opts.Env.PipelineID = id
 	opts.Env.Predefined = withVar(opts.Env.Predefined, compiler.Var{Key: "CI_PIPELINE_SOURCE", Value: "parent_pipeline"})
-	opts.Env.User = forwarded(j, e.opts.Env.User)
-	return newEngine(opts, e.sh, e.label(j.Name)+"/")
+	opts.Env.User = e.forwarded(j)
+	child, err := newEngine(opts, e.sh, e.label(j.Name)+"/")
+	if err != nil {
+		return nil, err
+	}
+	child.parent = e.asParent()
+	return child, nil
 }
 
-// forwarded are the child pipeline's pipeline variables, as trigger:forward says.
-func forwarded(j *compiler.Job, user []compiler.Var) []compiler.Var {
+// forwarded are the child pipeline's pipeline variables, as trigger:forward says. The
+// trigger job's own are expanded here, in the parent pipeline, as GitLab does: the
+// usual PARENT_PIPELINE_ID: $CI_PIPELINE_ID is the parent's ID.
+func (e *Engine) forwarded(j *compiler.Job) []compiler.Var {
 	var out []compiler.Var
 	if j.Trigger.Forward.YAMLVariables {
-		out = append(out, j.Variables...)
+		_, dotenv, _ := e.dependencies(j)
+		vars := jobVariables(j, e.opts.Env, 0, "", 0, dotenv).Expanded()
+		for _, v := range j.Variables {
+			if v.Expand {
+				v = compiler.Var{Key: v.Key, Value: vars.Expand(v.Value)}
+			}
+			out = append(out, v)
+		}
 	}
 	if j.Trigger.Forward.PipelineVariables {
-		out = append(out, user...)
+		out = append(out, e.opts.Env.User...)
 	}
 	return out
 }
@@ -149,26 +176,43 @@ func withVar(vars []compiler.Var, v compiler.Var) []compiler.Var {
 	return append(out, v)
 }
 
-// childEnded records a child pipeline's end; with strategy: depend its bridge takes the
-// child's status.
+// childEnded records a child pipeline's end; with a strategy its bridge takes the
+// child's status: with depend success, canceled or failed, with mirror exactly.
 func (e *Engine) childEnded(c childEnd) {
 	e.bridges.running--
 	e.bridges.results[c.bridge] = c.res
 	j := e.sched.Job(c.bridge)
-	if j.Trigger.Strategy != "depend" {
-		return
-	}
 	switch {
+	case j.Trigger.Strategy == "":
 	case c.err != nil:
-		e.bridgeEnded(c.bridge, Outcome{Status: StatusFailed, Reason: reasonChildFailed}, c.err.Error())
-	case c.res.Status == StatusSuccess || c.res.Status == StatusCanceled:
-		e.bridgeEnded(c.bridge, Outcome{Status: c.res.Status}, "")
+		e.endedUnrun(c.bridge, Outcome{Status: StatusFailed, Reason: reasonChildFailed}, c.err.Error())
+	case j.Trigger.Strategy == "mirror" && c.status == StatusFailed:
+		e.endedUnrun(c.bridge, Outcome{Status: StatusFailed, Reason: reasonChildFailed}, "")
+	case j.Trigger.Strategy == "mirror":
+		e.endedUnrun(c.bridge, Outcome{Status: c.status}, mirrorNotes[c.status])
 	default:
-		e.bridgeEnded(c.bridge, Outcome{Status: StatusFailed, Reason: reasonChildFailed}, "")
+		e.dependEnded(c)
 	}
 }
 
-func (e *Engine) bridgeEnded(name string, o Outcome, note string) {
+// mirrorNotes say what a mirrored status other than success or canceled means.
+var mirrorNotes = map[Status]string{
+	StatusManual:  "the child pipeline waits for a manual job that was not played",
+	StatusSkipped: "the child pipeline ran no job",
+}
+
+// dependEnded gives a bridge with strategy: depend the status of its ended child.
+func (e *Engine) dependEnded(c childEnd) {
+	switch {
+	case c.res.Status == StatusSuccess || c.res.Status == StatusCanceled:
+		e.endedUnrun(c.bridge, Outcome{Status: c.res.Status}, "")
+	default:
+		e.endedUnrun(c.bridge, Outcome{Status: StatusFailed, Reason: reasonChildFailed}, "")
+	}
+}
+
+// endedUnrun ends a job that no runner ran: a bridge, or a job that cannot start.
+func (e *Engine) endedUnrun(name string, o Outcome, note string) {
 	e.sched.Finished(name, o)
 	st := e.stateOf(name)
 	r := e.results[name]
@@ -178,7 +222,7 @@ func (e *Engine) bridgeEnded(name string, o Outcome, note string) {
 		detail += ": " + note
 	}
 	e.out.State(e.label(name), string(o.Status), detail)
-	e.bridges.again = true
+	e.again = true
 }
 
 // withChildren lists each child pipeline's jobs after its bridge, named bridge/job.

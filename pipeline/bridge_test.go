@@ -163,3 +163,39 @@ func TestChildPipelineCancel(t *testing.T) {
 		t.Errorf("after a cancel: %v\noutput:\n%s", got, out)
 	}
 }
+
+// strategy: mirror gives the bridge the child pipeline's status exactly, where depend
+// knows only success, canceled and failed: a child blocked by a manual job leaves its
+// bridge manual, and the jobs after it wait; a child of optional manual jobs only is
+// skipped, and so is its bridge.
+func TestChildPipelineMirror(t *testing.T) {
+	for _, tc := range []struct {
+		name, child string
+		want        map[string]string
+	}{
+		{"blocked", "first:\n  script: echo\ngate:\n  script: echo\n  rules:\n    - when: manual\n", map[string]string{
+			"(pipeline)": "success", "build": "success", "after": "skipped: waits for a manual job that was not played",
+			"bridge": "manual", "bridge/first": "success", "bridge/gate": "manual: not played: name it with --job to run it",
+		}},
+		{"optional manual only", "optional:\n  script: echo\n  when: manual\n", map[string]string{
+			"(pipeline)": "success", "build": "success", "after": "success",
+			"bridge": "skipped", "bridge/optional": "manual: not played: name it with --job to run it",
+		}},
+		{"failed", "broken:\n  script: exit 1\n", map[string]string{
+			"(pipeline)": "failed", "build": "success", "after": "skipped: earlier jobs failed",
+			"bridge": "failed: downstream_pipeline_failed", "bridge/broken": "failed: script_failure, exit code 4",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x := newTestExecutor(t, map[string][]runnertest.Script{"broken": {fails(4)}})
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			parent := strings.Replace(parentPipeline, "%s", "strategy: mirror", 1)
+			parent = strings.Replace(parent, "      - local: ci/child.yml\n        inputs: {environment: staging}\n", "      - local: ci/child.yml\n", 1)
+			res, _, out := runRepo(t, ctx, x, Options{}, map[string]string{".gitlab-ci.yml": parent, "ci/child.yml": tc.child})
+			if d := cmp.Diff(tc.want, describe(res)); d != "" {
+				t.Errorf("jobs -want +got:\n%s\noutput:\n%s", d, out)
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kuberunner/kuberunner/coordinator"
+	"github.com/kuberunner/kuberunner/jobspec"
 	"github.com/kuberunner/kuberunner/pipeline/compiler"
 )
 
@@ -29,6 +30,9 @@ type EngineOptions struct {
 	// CancelGrace is how long cancelled jobs may take to end gracefully (after_script,
 	// artifacts) before they are cancelled at once (default 30s).
 	CancelGrace time.Duration
+	// NewPipeline creates a child pipeline's identity, as GitLab gives every child its
+	// own: the ID its jobs see as CI_PIPELINE_ID, with the pipeline ref they fetch served.
+	NewPipeline func() (int64, error)
 }
 
 // Engine runs one pipeline: it hands the jobs the Scheduler makes ready to the embedded
@@ -49,15 +53,21 @@ type Engine struct {
 	latest   map[string]*attempt
 	results  map[string]*JobResult
 	bridges  bridges
+	// again: a job ended inside apply without the runner (a bridge, a job whose parent
+	// artifacts are missing), so the jobs after it may be ready at once.
+	again     bool
+	childPlay map[string][]string // --job names of child jobs (bridge/job), by bridge
+	parent    *parentInfo         // a child pipeline's parent, for needs:pipeline:job
 }
 
 type attempt struct {
-	name   string
-	id     int64
-	token  string
-	status string
-	done   bool
-	dotenv []compiler.Var // from its dotenv report, for the jobs that take its artifacts
+	name    string
+	id      int64
+	token   string
+	status  string
+	done    bool
+	dotenv  []compiler.Var // from its dotenv report, for the jobs that take its artifacts
+	archive string         // the file of its artifacts archive, once uploaded
 }
 
 // NewEngine builds the scheduler and the coordinator; Coordinator serves the API.
@@ -78,7 +88,13 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 
 // newEngine builds the engine of a pipeline served by sh's coordinator.
 func newEngine(opts EngineOptions, sh *shared, prefix string) (*Engine, error) {
-	sched, err := NewScheduler(opts.Pipeline, opts.Play)
+	if prefix == "" {
+		if err := checkPlay(opts.Pipeline, opts.Play); err != nil {
+			return nil, err
+		}
+	}
+	own, nested := splitPlay(opts.Pipeline, opts.Play)
+	sched, err := NewScheduler(opts.Pipeline, own)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +108,7 @@ func newEngine(opts EngineOptions, sh *shared, prefix string) (*Engine, error) {
 		opts: opts, sched: sched, sh: sh, out: opts.Output, prefix: prefix,
 		signal:   make(chan struct{}, 1),
 		attempts: map[int64]*attempt{}, latest: map[string]*attempt{}, results: map[string]*JobResult{},
-		bridges: newBridges(opts.Pipeline),
+		bridges: newBridges(opts.Pipeline), childPlay: nested,
 	}
 	for _, j := range sched.Jobs() {
 		e.results[j.Name] = &JobResult{Name: j.Name, Stage: j.Stage}
@@ -180,16 +196,22 @@ func (e *Engine) apply(ts []Transition) error {
 			e.out.State(e.label(t.Name), string(t.Status), t.Note)
 			continue
 		}
-		if j := e.sched.Job(t.Name); j.Trigger != nil {
-			r.Attempts = t.Attempt
+		j := e.sched.Job(t.Name)
+		r.Attempts = t.Attempt
+		if j.Trigger != nil {
 			e.startChild(j)
 			continue
 		}
-		a, err := e.enqueue(t.Name)
+		deps, dotenv, missing := e.dependencies(j)
+		if missing != "" {
+			// As GitLab, which fails such a job before a runner gets it.
+			e.endedUnrun(t.Name, Outcome{Status: StatusFailed, Reason: reasonMissingDependency}, missing)
+			continue
+		}
+		a, err := e.enqueue(j, deps, dotenv)
 		if err != nil {
 			return err
 		}
-		r.Attempts = t.Attempt
 		r.JobIDs = append(r.JobIDs, a.id)
 		detail := fmt.Sprintf("job #%d", a.id)
 		if t.Attempt > 1 {
@@ -197,20 +219,19 @@ func (e *Engine) apply(ts []Transition) error {
 		}
 		e.out.State(e.label(t.Name), string(StatusPending), detail)
 	}
-	if e.bridges.again {
-		// A bridge that does not wait for its child finished at once: the jobs after it
-		// are ready now, with no coordinator event to wake the loop.
-		e.bridges.again = false
+	if e.again {
+		// A job ended here, not on the runner: the jobs after it are ready now, with no
+		// coordinator event to wake the loop.
+		e.again = false
 		return e.apply(e.sched.Next())
 	}
 	return nil
 }
 
-func (e *Engine) enqueue(name string) (*attempt, error) {
-	j := e.sched.Job(name)
+func (e *Engine) enqueue(j *compiler.Job, deps []jobspec.Dependency, dotenv []compiler.Var) (*attempt, error) {
+	name := j.Name
 	a := &attempt{name: name, token: "glcbt-" + rand.Text()}
 	a.id = e.sh.register(e, a.token)
-	deps, dotenv := e.dependencies(j)
 	payload, err := JobPayload(j, e.opts.Env, a.id, a.token, deps, dotenv)
 	if err != nil {
 		return nil, err

@@ -111,3 +111,12 @@ func (g *GitServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	g.backend.ServeHTTP(w, r)
 }
+
+// AddRef serves the commit under one more ref as well: a child pipeline's
+// refs/pipelines/<id>. Fetches already under way are not disturbed.
+func (g *GitServer) AddRef(ctx context.Context, ref string) error {
+	if _, err := git(ctx, g.bare, nil, "update-ref", ref, g.sha); err != nil {
+		return fmt.Errorf("git server: add %s: %w", ref, err)
+	}
+	return nil
+}

@@ -90,3 +90,19 @@ func TestProjectPathForms(t *testing.T) {
 		}
 	}
 }
+
+// A repository with no commit, or whose commit lacks the file, gets a plain sentence,
+// not git's error.
+func TestCompileWithoutCommitOrFile(t *testing.T) {
+	empty := t.TempDir()
+	gitRun(t, empty, "init", "--quiet", "--initial-branch=main")
+	_, err := Compile(empty, "", nil)
+	want := "the repository in " + empty + " has no commits yet: a pipeline runs for a commit, so commit .gitlab-ci.yml first"
+	if err == nil || err.Error() != want {
+		t.Errorf("Compile in a repository without commits: %v, want %q", err, want)
+	}
+	_, err = Compile(newTestRepo(t), "", nil)
+	if err == nil || err.Error() != ".gitlab-ci.yml: the pipeline file does not exist in the repository" {
+		t.Errorf("Compile without .gitlab-ci.yml: %v", err)
+	}
+}

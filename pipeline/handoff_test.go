@@ -21,7 +21,8 @@ func runPipeline(t *testing.T, ctx context.Context, x *testExecutor, opts Option
 }
 
 // runRepo runs the pipeline of a repository holding files (path -> content).
-func runRepo(t *testing.T, ctx context.Context, x *testExecutor, opts Options, files map[string]string) (Result, string, string) {
+// commitRepo is a test repository with files committed on top.
+func commitRepo(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := newTestRepo(t)
 	for name, content := range files {
@@ -29,6 +30,12 @@ func runRepo(t *testing.T, ctx context.Context, x *testExecutor, opts Options, f
 	}
 	gitRun(t, dir, "add", "-A")
 	gitRun(t, dir, "commit", "--quiet", "-m", "add the pipeline")
+	return dir
+}
+
+func runRepo(t *testing.T, ctx context.Context, x *testExecutor, opts Options, files map[string]string) (Result, string, string) {
+	t.Helper()
+	dir := commitRepo(t, files)
 	var out bytes.Buffer
 	opts.Dir, opts.Out, opts.Executor = dir, &out, x.factory
 	opts.TraceInterval, opts.KeepAlive, opts.CancelGrace = 20*time.Millisecond, 50*time.Millisecond, time.Minute

@@ -21,9 +21,16 @@ func defaultListen(apiServer string) string {
 // routeAddress is this machine's source address towards the API server, if that is not on
 // loopback.
 func routeAddress(apiServer string) (net.IP, bool) {
+	local, onLoopback, ok := route(apiServer)
+	return local, ok && !onLoopback
+}
+
+// route is this machine's source address towards the API server, and whether the API
+// server is on loopback; ok is false when the URL or the route is unknown.
+func route(apiServer string) (local net.IP, onLoopback, ok bool) {
 	u, err := url.Parse(apiServer)
 	if apiServer == "" || err != nil || u.Hostname() == "" {
-		return nil, false
+		return nil, false, false
 	}
 	port := u.Port()
 	if port == "" {
@@ -32,14 +39,24 @@ func routeAddress(apiServer string) (net.IP, bool) {
 	// Dialling UDP sends nothing: it only asks the routing table for the source address.
 	conn, err := (&net.Dialer{Timeout: 2 * time.Second}).Dial("udp", net.JoinHostPort(u.Hostname(), port))
 	if err != nil {
-		return nil, false
+		return nil, false, false
 	}
 	defer conn.Close()
-	remote, local := conn.RemoteAddr().(*net.UDPAddr), conn.LocalAddr().(*net.UDPAddr)
-	if remote.IP.IsLoopback() {
-		return nil, false
+	remote := conn.RemoteAddr().(*net.UDPAddr)
+	return conn.LocalAddr().(*net.UDPAddr).IP, remote.IP.IsLoopback(), true
+}
+
+// checkDefaultListen refuses to choose the listen address when none fits: with the API
+// server on loopback (a cluster in Docker, such as kind, or behind a port-forward), the
+// route to it tells nothing of what the pods reach, and they cannot reach loopback. An
+// unknown API server is left to the executor, which names the kubeconfig problem.
+func checkDefaultListen(apiServer string) error {
+	if _, onLoopback, ok := route(apiServer); !ok || !onLoopback {
+		return nil
 	}
-	return local.IP, true
+	return fmt.Errorf("the cluster's API server is on loopback (%s), so the address of this machine that the job pods reach cannot be told from the route to it, "+
+		"and they cannot reach loopback: give --listen ADDRESS:0 with an address of this machine on the pods' network "+
+		"(for a cluster in Docker, such as kind, the gateway of its Docker network)", apiServer)
 }
 
 // checkListen refuses a loopback --listen when the cluster's API server (apiServer, its

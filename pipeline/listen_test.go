@@ -66,3 +66,22 @@ func TestDefaultListen(t *testing.T) {
 		}
 	}
 }
+
+// With the API server on loopback no default address fits: Run refuses to choose one.
+func TestCheckDefaultListen(t *testing.T) {
+	ip := hostIP(t)
+	for _, tc := range []struct{ apiServer, want string }{
+		{"https://127.0.0.1:6443", "the cluster's API server is on loopback (https://127.0.0.1:6443)"},
+		{"https://localhost:6443", "give --listen ADDRESS:0"},
+		{"https://" + ip.String() + ":6443", ""},
+		{"", ""},
+	} {
+		err := checkDefaultListen(tc.apiServer)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("checkDefaultListen(%q) = %v, want nil", tc.apiServer, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("checkDefaultListen(%q) = %v, want an error containing %q", tc.apiServer, err, tc.want)
+		}
+	}
+}

@@ -42,7 +42,7 @@ type Options struct {
 	IncludeUncommitted bool
 	// Listen is where the coordinator and the git server listen. Pods must reach it; the
 	// default is this machine's address on the route to APIServer (loopback when that is
-	// on loopback or unknown).
+	// unknown; refused when APIServer is on loopback, where no address is known to fit).
 	Listen string
 	// APIServer is the URL of the cluster's API server, when known: Run refuses a loopback
 	// Listen that pods on that cluster could not reach.
@@ -97,6 +97,9 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		fmt.Fprintln(out.w, "note: the working tree has uncommitted changes; jobs check out HEAD (use --include-uncommitted to run them)")
 	}
 	p, err := src.compile(opts)
+	if err == nil && opts.Listen == "" {
+		err = checkDefaultListen(opts.APIServer)
+	}
 	if err == nil {
 		err = checkListen(ln.Addr(), opts.APIServer)
 	}
@@ -112,6 +115,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		TraceUpdateInterval: time.Second,
 		ProgressInterval:    opts.ProgressInterval,
 		CancelGrace:         opts.CancelGrace,
+		NewPipeline:         func() (int64, error) { return src.newChild(ctx) },
 		Env: JobEnv{
 			Git: src.state, PipelineID: src.pipelineID, ServerURL: serverURL,
 			RepoURL: serverURL + src.git.Path(), Predefined: src.predefined, User: src.user,

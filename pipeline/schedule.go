@@ -126,7 +126,7 @@ func (s *Scheduler) prerequisites(j *jobState) Status {
 	var deps []*jobState
 	if j.job.Needs != nil {
 		for _, n := range j.job.Needs {
-			if d := s.byName[n.Job]; d != nil {
+			if d := s.byName[n.Job]; d != nil && n.Pipeline == "" { // a parent's job is not waited for
 				deps = append(deps, d)
 			}
 		}
@@ -266,6 +266,13 @@ func (s *Scheduler) Job(name string) *compiler.Job {
 		return j.job
 	}
 	return nil
+}
+
+// Composite is the pipeline's status as GitLab composes it from its jobs once they
+// ended: success, failed, canceled, skipped (nothing ran), or manual (blocked by a manual
+// job not played).
+func (s *Scheduler) Composite() Status {
+	return composite(s.jobs, false)
 }
 
 // Status is the pipeline's status: failed when a job failed without being allowed to,

@@ -90,6 +90,16 @@ func (s *source) dir() string {
 	return filepath.Join(s.top, StateDir, "pipelines", strconv.FormatInt(s.pipelineID, 10))
 }
 
+// newChild gives a child pipeline its own ID, reserved in the state directory as a
+// run's is (its jobs' artifacts stay under the parent's), and serves its pipeline ref.
+func (s *source) newChild(ctx context.Context) (int64, error) {
+	id, err := newPipelineDir(s.top)
+	if err != nil {
+		return 0, err
+	}
+	return id, s.git.AddRef(ctx, PipelineRef(id))
+}
+
 func (s *source) ref() string { return cmp.Or(s.state.Tag, s.state.Branch, "detached HEAD") }
 
 // cacheKey is cache:key:files as GitLab computes it: the last commit that changed any of

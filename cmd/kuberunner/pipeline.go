@@ -61,9 +61,17 @@ as 'kuberunner run'. Each job's artifacts are kept in the repository under
 the run prints where. Variables of artifacts:reports:dotenv reach the jobs that take the
 job's artifacts, as on GitLab.
 
-Manual jobs do not run unless named with --job. Pods must reach --listen: on a cluster, give
-an address of this machine that pods can route to (for the local test cluster, 10.213.0.1:0).
-A loopback --listen with a cluster off loopback is refused before any job runs.
+Manual jobs do not run unless named with --job; a child pipeline's as bridge/job.
+
+With no flags the cluster is kubectl's: the files $KUBECONFIG lists, else ~/.kube/config
+(in a pod, the in-cluster config), its current context. The job pods must reach --listen.
+Without it the coordinator listens on this machine's address on the route to the cluster's
+API server, which pods reach when this machine is on their network (a node, a VM beside
+them). With the API server on loopback (kind or another cluster in Docker, a port-forward)
+no address can be told: run refuses and asks for --listen, an address of this machine on
+the pods' network (for kind, its Docker network's gateway; for the local test cluster,
+10.213.0.1:0). A loopback --listen with a cluster off loopback is refused too, before any
+job runs. The helper image is this version's kuberunner image unless --helper-image says.
 Ctrl-C cancels the running jobs gracefully (after_script still runs) and removes their pods.
 The exit code is 0 only if the pipeline passed.`,
 		Flags: append(pipelineSourceFlags(),
@@ -73,7 +81,9 @@ The exit code is 0 only if the pipeline passed.`,
 			&cli.StringFlag{Name: "listen", Usage: "address of the embedded coordinator and git server (default: this machine's address on the route to the cluster's API server)"},
 			&cli.IntFlag{Name: "concurrent", Value: 4, Usage: "jobs running at once"},
 			&cli.DurationFlag{Name: "cancel-grace", Value: 30 * time.Second, Usage: "after Ctrl-C, how long jobs may take to stop gracefully"},
-			&cli.StringFlag{Name: "kubeconfig", Usage: "kubeconfig file (default: as kubectl, $KUBECONFIG or ~/.kube/config; in a pod, the in-cluster config)", Sources: envs("KUBECONFIG")},
+			// No KUBECONFIG source: $KUBECONFIG may list several files, which client-go's
+			// loading rules merge as kubectl does when the flag is empty.
+			&cli.StringFlag{Name: "kubeconfig", Usage: "kubeconfig file (default: as kubectl, the files $KUBECONFIG lists or ~/.kube/config; in a pod, the in-cluster config)"},
 			&cli.StringFlag{Name: "context", Usage: "kubeconfig context"},
 			&cli.StringFlag{Name: "namespace", Value: config.DefaultNamespace, Usage: "namespace of the job pods"},
 			&cli.StringFlag{Name: "helper-image", Usage: "the kuberunner image run as each pod's prepare container (default: this version's)", Sources: envs("KUBERUNNER_HELPER_IMAGE")},
@@ -87,24 +97,11 @@ The exit code is 0 only if the pipeline passed.`,
 }
 
 func pipelineRun(ctx context.Context, cmd *cli.Command) error {
-	rc := config.DefaultRunner()
+	rc, registry, err := pipelineRunner(cmd)
+	if err != nil {
+		return err
+	}
 	k := &rc.Kubernetes
-	k.Kubeconfig, k.Context, k.Namespace = cmd.String("kubeconfig"), cmd.String("context"), cmd.String("namespace")
-	k.HelperImage = cmp.Or(cmd.String("helper-image"), config.HelperImageFor(version))
-	overrideString(&k.Image, cmd.String("image"))
-	overrideString(&k.BuildKit.Image, cmd.String("buildkit-image"))
-	registry, insecure := parseRegistry(cmd.String("registry"))
-	if insecure {
-		k.InsecureRegistries = append(k.InsecureRegistries, registry)
-	}
-	for _, d := range cmd.StringSlice("deploy") {
-		entry, err := parseDeploy(d)
-		if err != nil {
-			return err
-		}
-		k.Deploy = append(k.Deploy, entry)
-	}
-
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	out := cmd.Root().Writer
@@ -138,6 +135,31 @@ func pipelineRun(ctx context.Context, cmd *cli.Command) error {
 		return cli.Exit(fmt.Sprintf("pipeline #%d %s", res.PipelineID, res.Status), 1)
 	}
 	return nil
+}
+
+// pipelineRunner is the runner entry the flags of pipeline run make, and the registry.
+// Without flags the cluster is kubectl's (an empty kubeconfig leaves client-go's loading
+// rules to read $KUBECONFIG, a list of files as kubectl merges them, else
+// ~/.kube/config) and the helper image is this version's.
+func pipelineRunner(cmd *cli.Command) (config.Runner, string, error) {
+	rc := config.DefaultRunner()
+	k := &rc.Kubernetes
+	k.Kubeconfig, k.Context, k.Namespace = cmd.String("kubeconfig"), cmd.String("context"), cmd.String("namespace")
+	k.HelperImage = cmp.Or(cmd.String("helper-image"), config.HelperImageFor(version))
+	overrideString(&k.Image, cmd.String("image"))
+	overrideString(&k.BuildKit.Image, cmd.String("buildkit-image"))
+	registry, insecure := parseRegistry(cmd.String("registry"))
+	if insecure {
+		k.InsecureRegistries = append(k.InsecureRegistries, registry)
+	}
+	for _, d := range cmd.StringSlice("deploy") {
+		entry, err := parseDeploy(d)
+		if err != nil {
+			return config.Runner{}, "", err
+		}
+		k.Deploy = append(k.Deploy, entry)
+	}
+	return rc, registry, nil
 }
 
 // cancelOnInterrupt turns the first SIGINT/SIGTERM into a graceful cancel of the pipeline.
@@ -193,8 +215,12 @@ func pipelineLint(_ context.Context, cmd *cli.Command) error {
 	}
 	fmt.Fprintf(w, "%s is valid: %d jobs", cmd.String("file"), len(p.Jobs))
 	for _, j := range p.Jobs {
-		if t := j.Trigger; t != nil && t.Child != nil {
+		switch t := j.Trigger; {
+		case t == nil:
+		case t.Child != nil:
 			fmt.Fprintf(w, ", %s triggers a child pipeline of %d jobs", j.Name, len(t.Child.Jobs))
+		case t.Generated != nil:
+			fmt.Fprintf(w, ", %s triggers a child pipeline generated at run time by job %s", j.Name, t.Generated.Job)
 		}
 	}
 	if len(p.Skipped) > 0 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net"
 	"os"
 	"os/exec"
@@ -83,18 +84,8 @@ func TestNoPipelineExitsZero(t *testing.T) {
 // sentence naming --listen, not a git connection error from the first job; without
 // --listen the coordinator listens on the address on the route to the cluster.
 func TestPipelineRunRefusesLoopbackListenForRemoteCluster(t *testing.T) {
-	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 	// 192.0.2.1 (TEST-NET-1) is never on loopback; nothing connects to it.
-	err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "https://192.0.2.1:6443"}}]
-users: [{name: u, user: {token: t}}]
-contexts: [{name: x, context: {cluster: c, user: u}}]
-current-context: x
-`), 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kubeconfig := writeKubeconfig(t, "https://192.0.2.1:6443")
 	if got := apiServerURL(config.Kubernetes{Kubeconfig: kubeconfig}); got != "https://192.0.2.1:6443" {
 		t.Fatalf("apiServerURL = %q", got)
 	}
@@ -125,4 +116,100 @@ func hasRoute() bool {
 	}
 	c.Close()
 	return true
+}
+
+// lint says of a dynamic child pipeline what it can know: which job generates it.
+func TestLintGeneratedChild(t *testing.T) {
+	dir := newRepo(t, `
+generate:
+  stage: build
+  script: ./gen > child.yml
+  artifacts: {paths: [child.yml]}
+bridge:
+  stage: test
+  trigger:
+    include: [{artifact: child.yml, job: generate}]
+`, "first")
+	out, errOut, code := runCLI(t, "pipeline", "lint", "--dir", dir)
+	want := ".gitlab-ci.yml is valid: 2 jobs, bridge triggers a child pipeline generated at run time by job generate\n"
+	if code != 0 || out != want {
+		t.Errorf("lint: exit %d, out %q, err %q; want %q", code, out, errOut, want)
+	}
+	out, _, code = runCLI(t, "pipeline", "show", "--dir", dir)
+	if code != 0 || !strings.Contains(out, "child_pipeline: generated at run time by job generate (its artifact child.yml)\n") {
+		t.Errorf("show: exit %d, out:\n%s", code, out)
+	}
+}
+
+// writeKubeconfig writes a kubeconfig whose cluster's API server is server.
+func writeKubeconfig(t *testing.T, server string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	err := os.WriteFile(path, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "`+server+`"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// pipelineRunnerOf is the runner entry pipeline run makes of args.
+func pipelineRunnerOf(t *testing.T, args ...string) config.Runner {
+	t.Helper()
+	cmd := pipelineRunCommand()
+	var rc config.Runner
+	cmd.Action = func(_ context.Context, c *cli.Command) (err error) {
+		rc, _, err = pipelineRunner(c)
+		return err
+	}
+	if err := cmd.Run(context.Background(), append([]string{"run"}, args...)); err != nil {
+		t.Fatal(err)
+	}
+	return rc
+}
+
+// With no flags, the cluster is kubectl's: $KUBECONFIG may list several files, merged
+// as kubectl merges them (a missing one is skipped); the helper image is this version's.
+// (~/.kube/config is client-go's to find: it reads $HOME once, when the process starts.)
+func TestPipelineRunDefaults(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	t.Setenv("KUBERUNNER_HELPER_IMAGE", "")
+	listed := writeKubeconfig(t, "https://192.0.2.1:6443")
+	t.Setenv("KUBECONFIG", filepath.Join(home, "missing")+string(os.PathListSeparator)+listed)
+
+	rc := pipelineRunnerOf(t)
+	if rc.Kubernetes.Kubeconfig != "" {
+		t.Errorf("kubeconfig = %q, want empty for client-go's loading rules", rc.Kubernetes.Kubeconfig)
+	}
+	if got := apiServerURL(rc.Kubernetes); got != "https://192.0.2.1:6443" {
+		t.Errorf("API server from $KUBECONFIG's list = %q, want https://192.0.2.1:6443", got)
+	}
+	if want := config.HelperImageFor(version); rc.Kubernetes.HelperImage != want {
+		t.Errorf("helper image = %q, want this version's %q", rc.Kubernetes.HelperImage, want)
+	}
+
+	rc = pipelineRunnerOf(t, "--kubeconfig", listed, "--helper-image", "example.com/kr:1")
+	if rc.Kubernetes.Kubeconfig != listed || rc.Kubernetes.HelperImage != "example.com/kr:1" {
+		t.Errorf("flags not taken: kubeconfig %q, helper image %q", rc.Kubernetes.Kubeconfig, rc.Kubernetes.HelperImage)
+	}
+}
+
+// With the API server on loopback (kind, a port-forward) and no --listen, no address is
+// known to reach the pods: run refuses before any job runs and asks for --listen.
+func TestPipelineRunRefusesToGuessListenForLoopbackCluster(t *testing.T) {
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	t.Setenv("KUBECONFIG", writeKubeconfig(t, "https://127.0.0.1:6443"))
+	dir := newRepo(t, "build:\n  script: make\n", "first")
+	_, errOut, code := runCLI(t, "pipeline", "run", "--dir", dir)
+	if code != 1 || !strings.Contains(errOut, "the cluster's API server is on loopback (https://127.0.0.1:6443)") ||
+		!strings.Contains(errOut, "give --listen ADDRESS:0") {
+		t.Errorf("exit %d, error %q; want exit 1 asking for --listen", code, errOut)
+	}
 }

@@ -3,6 +3,7 @@ package compiler
 import (
 	"errors"
 	"io/fs"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -18,6 +19,9 @@ type compilation struct {
 	// of that error, not a second one.
 	badExtends map[string]bool
 	depth      int // 0 for the pipeline, 1 for a child pipeline, ...
+	// parent names the jobs of the parent pipeline, for needs:pipeline:job; nil when
+	// this is not a child pipeline.
+	parent []string
 }
 
 // globals are the top-level settings jobs draw on.
@@ -86,6 +90,7 @@ func (c *compilation) run(files []includeFile) (*Pipeline, error) {
 	}
 	ix := newJobIndex(insts, g.stages)
 	c.checkNeeds(insts, ix)
+	c.checkGenerators(insts, ix)
 	if len(c.errs.list) > 0 {
 		return nil, c.errs.list.sorted()
 	}
@@ -164,6 +169,7 @@ func (c *compilation) evaluate(g *globals, insts []*instance, ix *jobIndex) *Pip
 		}
 		kept[in.job.Name] = in
 	}
+	names := slices.Sorted(maps.Keys(kept)) // the jobs of this pipeline, for its children
 	for _, in := range insts {
 		if kept[in.job.Name] == nil {
 			continue
@@ -179,7 +185,7 @@ func (c *compilation) evaluate(g *globals, insts []*instance, ix *jobIndex) *Pip
 		j.ResourceGroup = expandExisting(j.ResourceGroup, vars)
 		j.Environment = expandExisting(j.Environment, vars)
 		if j.Trigger != nil {
-			c.compileChild(&j)
+			c.compileChild(&j, names)
 		}
 		p.Jobs = append(p.Jobs, &j)
 	}
@@ -260,6 +266,10 @@ func (c *compilation) finishNeeds(in *instance, j *Job, ix *jobIndex, kept map[s
 	if in.def.hasNeeds {
 		j.Needs = []Need{}
 		for _, ns := range in.def.needs {
+			if ns.pipeline != "" {
+				j.Needs = append(j.Needs, Need{Job: ns.job, Artifacts: ns.artifacts, Pipeline: ns.pipeline})
+				continue
+			}
 			names, err := ix.resolve(ns, in.job.Parallel)
 			if err != nil {
 				continue // reported by checkNeeds

@@ -72,3 +72,11 @@ func (e *errs) add(n *node, job, format string, args ...any) {
 	}
 	e.list = append(e.list, err)
 }
+
+// jobMsg is the message with the job it is about, for an error reported as another's.
+func (e Error) jobMsg() string {
+	if e.Job == "" {
+		return e.Msg
+	}
+	return "job " + e.Job + ": " + e.Msg
+}

@@ -178,19 +178,28 @@ func files(paths []string, inputs, at *node) []includeFile {
 	return out
 }
 
+// relativePath says why p (written as written) cannot be a local file named by key,
+// when it is relative: GitLab reads local files from the repository root, whichever file
+// names them.
+func relativePath(p, written, key string) string {
+	if !strings.HasPrefix(p, "./") && !strings.HasPrefix(p, "../") {
+		return ""
+	}
+	msg := fmt.Sprintf("%q is a relative path, which GitLab does not support: %s paths start at the repository root", written, key)
+	if rest, ok := strings.CutPrefix(p, "./"); ok && !strings.HasPrefix(rest, "../") {
+		msg += fmt.Sprintf(" (write %q)", "/"+rest)
+	}
+	return msg
+}
+
 // local resolves an include:local path, expanding variables and wildcards.
 //
 // Messages quote the path as written: an expanded one could show a variable's value.
 func (inc *includer) local(n *node, written string) []string {
 	c := inc.c
 	p := expandExisting(written, c.in.Variables)
-	if strings.HasPrefix(p, "./") || strings.HasPrefix(p, "../") {
-		// GitLab reads include:local from the repository root, whichever file includes it.
-		msg := fmt.Sprintf("include: local file %q is a relative path, which GitLab does not support: include:local paths start at the repository root", written)
-		if rest, ok := strings.CutPrefix(p, "./"); ok && !strings.HasPrefix(rest, "../") {
-			msg += fmt.Sprintf(" (write %q)", "/"+rest)
-		}
-		c.errs.add(n, "", "%s", msg)
+	if why := relativePath(p, written, "include:local"); why != "" {
+		c.errs.add(n, "", "include: local file %s", why)
 		return nil
 	}
 	p = strings.TrimPrefix(p, "/")

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/agnivade/levenshtein"
 )
 
 // maxJobNameLength is GitLab's limit on job names.
@@ -38,13 +40,18 @@ func (c *compilation) decodeJob(name string, keyLine int, n *node, g *globals) *
 	if !n.has("trigger") { // default: is for jobs that run a script, as on GitLab
 		n = c.withDefaults(name, n, g)
 	}
+	misspeltScript := false // then the job's missing script: is that one error, not two
 	for _, p := range n.pairs {
 		if why, ok := serverJobKeywords[p.key]; ok {
 			c.errs.list = append(c.errs.list, Error{File: p.val.file, Line: p.line, Job: name,
 				Msg: fmt.Sprintf("%s: is not supported locally: %s", p.key, why)})
 		} else if !jobKeywords[p.key] {
-			c.errs.list = append(c.errs.list, Error{File: p.val.file, Line: p.line, Job: name,
-				Msg: fmt.Sprintf("unknown keyword %q", p.key)})
+			msg := fmt.Sprintf("unknown keyword %q", p.key)
+			if !n.has("script") && levenshtein.ComputeDistance(p.key, "script") <= 2 {
+				misspeltScript = true
+				msg += " (a misspelt \"script\"?)"
+			}
+			c.errs.list = append(c.errs.list, Error{File: p.val.file, Line: p.line, Job: name, Msg: msg})
 		}
 	}
 	d := &jobDef{node: n, tmpl: Job{Name: name, File: n.file, Line: keyLine, Stage: "test", When: "on_success"}}
@@ -57,7 +64,7 @@ func (c *compilation) decodeJob(name string, keyLine int, n *node, g *globals) *
 		if len(j.Script) == 0 && len(c.errs.list) == before && !hasFailed(s) {
 			c.errs.add(s, name, "script can't be empty")
 		}
-	} else if !n.has("run") && !c.badExtends[name] {
+	} else if !n.has("run") && !c.badExtends[name] && !misspeltScript {
 		msg := "the job has no script: (every job needs script:)"
 		if kw := nearKeyword(name); kw != "" {
 			msg = fmt.Sprintf("the job has no script:; or is %q a misspelt %q?", name, kw)

@@ -15,6 +15,7 @@ type needSpec struct {
 	artifacts bool
 	optional  bool
 	matrix    *parallelSpec // needs:parallel:matrix: only these instances
+	pipeline  string        // needs:pipeline with job: a job of the parent pipeline
 	node      *node
 }
 
@@ -34,8 +35,14 @@ func (c *compilation) parseNeeds(n *node, job string) []needSpec {
 		case it.isText():
 			ns.job = it.value
 		case it.isMap():
-			if it.has("project") || it.has("pipeline") {
-				c.errs.add(it, job, "needs:project and needs:pipeline are not supported locally: they need a GitLab server")
+			if it.has("project") {
+				c.errs.add(it, job, "needs:project is not supported locally: it takes artifacts from another project on a GitLab server")
+				continue
+			}
+			if it.has("pipeline") {
+				if ns, ok := c.parentNeed(it, job); ok {
+					out = append(out, ns)
+				}
 				continue
 			}
 			c.checkKeys(it, job, "needs", needKeywords)
@@ -144,6 +151,10 @@ func (c *compilation) checkNeeds(insts []*instance, ix *jobIndex) {
 			specs = append(specs, r.needs...)
 		}
 		for _, ns := range specs {
+			if ns.pipeline != "" {
+				c.checkParentNeed(ns, name)
+				continue
+			}
 			names, err := ix.resolve(ns, in.job.Parallel)
 			if err != nil {
 				if !ns.optional || ns.matrix != nil {

@@ -3,6 +3,7 @@ package compiler
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -13,21 +14,34 @@ const maxChildDepth = 2
 // pipeline made of local files of this repository, as GitLab's parent-child pipelines.
 type Trigger struct {
 	Include []ChildFile
-	// Strategy is "depend" when the bridge's status mirrors the child pipeline's; empty,
-	// the bridge succeeds once the child pipeline is created.
+	// Strategy is "mirror" when the bridge takes the child pipeline's status exactly,
+	// "depend" when it waits for the child and succeeds or fails with it; empty, the
+	// bridge succeeds once the child pipeline is created.
 	Strategy string
 	Forward  Forward
 	// Child is the child pipeline, compiled for this commit with CI_PIPELINE_SOURCE
-	// parent_pipeline and the forwarded variables.
+	// parent_pipeline and the forwarded variables; nil when Generated.
 	Child *Pipeline
+	// Generated is set for trigger:include:artifact: a job of this pipeline writes the
+	// child's configuration, so it is compiled when the bridge runs (CompileGenerated).
+	Generated *Generated `json:",omitempty"`
 
 	files []includeFile
+	child *compilation // set up for CompileGenerated
+}
+
+// Generated is trigger:include:artifact with its job.
+type Generated struct {
+	Artifact string // the path of the file in the job's artifacts
+	Job      string
 }
 
 // ChildFile is one entry of trigger:include.
 type ChildFile struct {
-	Local  string
-	Inputs map[string]string `json:",omitempty"` // as text, for display; the child got them typed
+	Local    string            `json:",omitempty"`
+	Inputs   map[string]string `json:",omitempty"` // as text, for display; the child got them typed
+	Artifact string            `json:",omitempty"`
+	Job      string            `json:",omitempty"`
 }
 
 // Forward is trigger:forward: which variables the child pipeline receives as pipeline
@@ -69,7 +83,7 @@ func (c *compilation) decodeTrigger(d *jobDef) {
 	}
 	t := &Trigger{Forward: Forward{YAMLVariables: true}}
 	if s := v.get("strategy"); s != nil {
-		t.Strategy = c.oneOf(s, name, "trigger:strategy", set("depend"))
+		t.Strategy = c.oneOf(s, name, "trigger:strategy", set("depend", "mirror"))
 	}
 	if f := v.get("forward"); f != nil {
 		c.forward(f, name, &t.Forward)
@@ -77,6 +91,14 @@ func (c *compilation) decodeTrigger(d *jobDef) {
 	incl := v.get("include")
 	if incl == nil {
 		c.errs.add(v, name, "trigger needs include: the child pipeline's file")
+		return
+	}
+	if g, isArtifact := c.generatedChild(incl, name); isArtifact {
+		if g != nil {
+			t.Generated = g
+			t.Include = []ChildFile{{Artifact: g.Artifact, Job: g.Job}}
+			d.tmpl.Trigger = t
+		}
 		return
 	}
 	t.files = c.childFiles(incl, name)
@@ -117,7 +139,7 @@ func (c *compilation) childFiles(incl *node, job string) []includeFile {
 	for _, e := range entries {
 		at, inputs := e, (*node)(nil)
 		if e.isMap() {
-			for _, k := range []string{"remote", "template", "project", "artifact", "component"} {
+			for _, k := range []string{"remote", "template", "project", "component"} {
 				if e.has(k) {
 					c.errs.add(e, job, "trigger:include:%s is not supported locally: only local files of this repository make a child pipeline", k)
 					return nil
@@ -140,7 +162,12 @@ func (c *compilation) childFiles(incl *node, job string) []includeFile {
 }
 
 func (c *compilation) childPath(n *node, job string) (string, bool) {
-	p := strings.TrimPrefix(expandExisting(n.value, c.in.Variables), "/")
+	p := expandExisting(n.value, c.in.Variables)
+	if why := relativePath(p, n.value, "trigger:include:local"); why != "" {
+		c.errs.add(n, job, "trigger:include: %s", why)
+		return "", false
+	}
+	p = strings.TrimPrefix(p, "/")
 	switch {
 	case strings.HasPrefix(p, "http://") || strings.HasPrefix(p, "https://"):
 		c.errs.add(n, job, "trigger:include %q is remote, which is not supported locally", n.value)
@@ -156,10 +183,12 @@ func (c *compilation) childPath(n *node, job string) (string, bool) {
 
 // compileChild compiles the child pipeline of trigger job j, as GitLab creates it when the
 // bridge runs: same commit, CI_PIPELINE_SOURCE parent_pipeline, the forwarded variables
-// as pipeline variables. Its problems are the trigger job's, each naming the child file.
-func (c *compilation) compileChild(j *Job) {
+// as pipeline variables. parent names the jobs of this pipeline. Its problems are the
+// trigger job's, each naming the child file. A generated child is only made ready to
+// compile: its file exists once its job has run.
+func (c *compilation) compileChild(j *Job, parent []string) {
 	t := j.Trigger
-	if len(t.files) == 0 {
+	if len(t.files) == 0 && t.Generated == nil {
 		return // reported when decoded
 	}
 	if c.depth >= maxChildDepth {
@@ -168,22 +197,29 @@ func (c *compilation) compileChild(j *Job) {
 		return
 	}
 	in := c.in
-	in.File = t.files[0].path
 	in.Variables = mergeVars(in.Variables, []Var{{Key: "CI_PIPELINE_SOURCE", Value: "parent_pipeline"}})
 	if t.Forward.YAMLVariables {
 		in.Variables = mergeVars(in.Variables, j.Variables)
 	}
-	p, err := newCompilation(in, c.depth+1).run(t.files)
+	child := newCompilation(in, c.depth+1)
+	child.parent = parent
+	if t.Generated != nil {
+		if !slices.Contains(parent, t.Generated.Job) {
+			c.errs.list = append(c.errs.list, Error{File: j.File, Line: j.Line, Job: j.Name,
+				Msg: fmt.Sprintf("trigger:include:artifact: job %q is not in the pipeline (rules, only or except left it out), so it cannot generate the child pipeline", t.Generated.Job)})
+			return
+		}
+		t.child = child
+		return
+	}
+	child.in.File = t.files[0].path
+	p, err := child.run(t.files)
 	if err == nil {
 		t.Child = p
 		return
 	}
 	for _, e := range err.(ErrorList) {
-		msg := e.Msg
-		if e.Job != "" {
-			msg = "job " + e.Job + ": " + msg
-		}
 		c.errs.list = append(c.errs.list, Error{File: e.File, Line: e.Line, Job: j.Name,
-			Msg: "child pipeline " + e.File + ": " + msg})
+			Msg: "child pipeline " + e.File + ": " + e.jobMsg()})
 	}
 }

@@ -120,6 +120,10 @@ type Need struct {
 	Job       string
 	Artifacts bool // download the job's artifacts (default true)
 	Optional  bool
+	// Pipeline is needs:pipeline as written (e.g. $PARENT_PIPELINE_ID): Job is then a
+	// job of the parent pipeline, whose artifacts this job of a child pipeline takes. It
+	// does not order the job within its own pipeline.
+	Pipeline string `json:",omitempty"`
 }
 
 // Artifacts is a job's artifacts keyword.
