@@ -54,15 +54,14 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	s.mu.Lock()
-	rec := s.state.jobs[id]
-	_, dup := rec.artifactOfType(a.Type)
-	if !dup {
-		rec.Artifacts = append(rec.Artifacts, a)
-		s.changed(id)
-	}
-	s.mu.Unlock()
-	s.flushChanges()
+	var dup bool
+	s.mutate(id, func() bool {
+		rec := s.state.jobs[id]
+		if _, dup = rec.artifactOfType(a.Type); !dup {
+			rec.Artifacts = append(rec.Artifacts, a)
+		}
+		return !dup
+	})
 	if dup { // a concurrent upload of the same type won
 		_ = os.Remove(a.Path)
 		writeMessage(w, http.StatusBadRequest, "400 Bad request - another artifact of the same type already exists")

@@ -31,7 +31,7 @@ type reply struct {
 	body   []byte
 }
 
-func start(t *testing.T, opts coordinator.Options) (*coordinator.Server, api) {
+func start(t *testing.T, opts coordinator.Options) (*coordinatortest.Server, api) {
 	t.Helper()
 	s, base := coordinatortest.Start(t, opts)
 	return s, api{t: t, base: base}
@@ -115,7 +115,7 @@ func (a api) patch(id int64, token string, offset int, data string) reply {
 }
 
 // runningJob enqueues an untagged job, takes it with a fresh runner and confirms it.
-func runningJob(t *testing.T, s *coordinator.Server, a api) jobspec.Job {
+func runningJob(t *testing.T, s *coordinatortest.Server, a api) jobspec.Job {
 	t.Helper()
 	token := s.AddRunner(coordinator.RunnerSpec{RunUntagged: true})
 	s.Enqueue(jobspec.Job{JobInfo: jobspec.JobInfo{Name: "build"}}, nil)

@@ -1,7 +1,6 @@
 package coordinator
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"sort"
@@ -104,78 +103,20 @@ func (s *Server) Job(id int64) (JobRecord, bool) {
 // of a canceling job changes nothing; a forced one completes it. Unknown and finished jobs
 // are left alone.
 func (s *Server) Cancel(id int64, graceful bool) {
-	s.mu.Lock()
-	rec, ok := s.state.jobs[id]
-	if !ok || rec.Finished() || (graceful && rec.Status == StatusCanceling) {
-		s.mu.Unlock()
-		return
-	}
-	switch {
-	case rec.Status == StatusPending:
-		s.state.removeFromQueue(id)
-		rec.Status, rec.FinishedAt = StatusCanceled, time.Now()
-	case graceful:
-		rec.Status = StatusCanceling
-	default:
-		rec.Status, rec.FinishedAt = StatusCanceled, time.Now()
-	}
-	s.changed(id)
-	s.mu.Unlock()
-	s.flushChanges()
-}
-
-// WaitFor blocks until cond holds for the job's record, and returns that record. When ctx
-// ends first it returns the last record seen with ctx's error; for a job the server does
-// not know it returns ErrUnknownJob at once. cond runs without the server's lock.
-func (s *Server) WaitFor(ctx context.Context, id int64, cond func(JobRecord) bool) (JobRecord, error) {
-	for {
-		s.mu.Lock()
+	s.mutate(id, func() bool {
 		rec, ok := s.state.jobs[id]
-		if !ok {
-			s.mu.Unlock()
-			return JobRecord{}, fmt.Errorf("wait for job %d: %w", id, ErrUnknownJob)
+		if !ok || rec.Finished() || (graceful && rec.Status == StatusCanceling) {
+			return false
 		}
-		snap, signal := rec.clone(), s.recordSignal
-		s.mu.Unlock()
-		if cond(snap) {
-			return snap, nil
+		switch {
+		case rec.Status == StatusPending:
+			s.state.removeFromQueue(id)
+			rec.Status, rec.FinishedAt = StatusCanceled, time.Now()
+		case graceful:
+			rec.Status = StatusCanceling
+		default:
+			rec.Status, rec.FinishedAt = StatusCanceled, time.Now()
 		}
-		select {
-		case <-signal:
-		case <-ctx.Done():
-			return snap, fmt.Errorf("wait for job %d: %w", id, ctx.Err())
-		}
-	}
-}
-
-// WaitingRequests returns how many job requests are parked in a long poll right now.
-func (s *Server) WaitingRequests() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.waiting
-}
-
-// WaitRequests blocks until at least n job requests are parked in a long poll, or ctx ends.
-// A job enqueued after it returns is handed to one of them at once.
-func (s *Server) WaitRequests(ctx context.Context, n int) error {
-	for {
-		s.mu.Lock()
-		waiting, signal := s.waiting, s.waitingSignal
-		s.mu.Unlock()
-		if waiting >= n {
-			return nil
-		}
-		select {
-		case <-signal:
-		case <-ctx.Done():
-			return fmt.Errorf("wait for %d parked job requests: %w", n, ctx.Err())
-		}
-	}
-}
-
-// addWaiting counts a parked job request in or out. Call with s.mu held.
-func (s *Server) addWaiting(delta int) {
-	s.waiting += delta
-	close(s.waitingSignal)
-	s.waitingSignal = make(chan struct{})
+		return true
+	})
 }

@@ -60,10 +60,9 @@ func (s *Server) handleRequest(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// park waits, counted in WaitingRequests, for the queue to change; false means it answered
-// 204 (deadline, Close) or the runner left.
+// park waits for the queue to change; false means it answered 204 (deadline, Close) or the
+// runner left.
 func (s *Server) park(w http.ResponseWriter, r *http.Request, signal <-chan struct{}, deadline <-chan time.Time) bool {
-	defer s.unpark() // tryAssign counted this request in when it handed out signal
 	select {
 	case <-signal:
 		return true
@@ -98,7 +97,7 @@ func (s *Server) tryAssign(token, systemID string, twoPhase bool) pollResult {
 	rec, ok := s.state.takeJob(rr, twoPhase, now)
 	if !ok {
 		defer s.mu.Unlock()
-		s.addWaiting(+1) // under the same lock as the signal, so a later Enqueue is sure to wake it
+		// Taken under the lock that found no job, so a later Enqueue is sure to wake it.
 		return pollResult{signal: s.queueSignal}
 	}
 	job := cloneJob(rec.Job)
@@ -112,10 +111,4 @@ func (s *Server) lastUpdate() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.state.lastUpdate()
-}
-
-func (s *Server) unpark() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.addWaiting(-1)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kuberunner/kuberunner/coordinator"
+	"github.com/kuberunner/kuberunner/coordinator/coordinatortest"
 	"github.com/kuberunner/kuberunner/jobspec"
 )
 
@@ -72,9 +73,7 @@ func TestRequestAnswersAsSoonAsAJobIsEnqueued(t *testing.T) {
 	got := make(chan reply, 1)
 	go func() { got <- a.requestJob(token) }()
 	ctx := testContext(t)
-	if err := s.WaitRequests(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
+	waitParked(t, ctx, s)
 	// A job this runner cannot take must not end its wait.
 	s.Enqueue(jobspec.Job{}, []string{"gpu"})
 	id := s.Enqueue(jobspec.Job{}, []string{"k8s"})
@@ -113,9 +112,7 @@ func TestRequestEndsWhenTheRunnerLeaves(t *testing.T) {
 		}
 	}()
 	ctx := testContext(t)
-	if err := s.WaitRequests(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
+	waitParked(t, ctx, s)
 	leave()
 	// The handler returns without a job: WaitingRequests drops back, and a job enqueued
 	// afterwards is still queued, not handed to the runner that left.
@@ -244,4 +241,14 @@ func waitUntil(t *testing.T, ctx context.Context, what string, cond func() bool)
 			t.Fatalf("gave up waiting for %s", what)
 		}
 	}
+}
+
+// waitParked waits until the only runner's job request is parked in its long poll: the
+// request is at the coordinator and has looked at the queue, which contacts the runner.
+func waitParked(t *testing.T, ctx context.Context, s *coordinatortest.Server) {
+	t.Helper()
+	if err := s.WaitRequests(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, ctx, "the job request to park", func() bool { return !s.Runners()[0].ContactedAt.IsZero() })
 }

@@ -1,7 +1,6 @@
 package coordinator
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -57,16 +56,12 @@ type Server struct {
 	closeOnce    sync.Once
 	closed       chan struct{}
 
-	mu            sync.Mutex
-	state         store
-	faults        map[Endpoint]fault
-	queueSignal   chan struct{} // closed and replaced when a job may have become available
-	recordSignal  chan struct{} // closed and replaced on every change of a job record
-	waiting       int           // job requests parked in a long poll
-	waitingSignal chan struct{} // closed and replaced when waiting changes
-	outbox        []Change      // OnChange deliveries not yet made
-	traceSent     map[int64]int // per job, the trace length OnChange was given so far
-	flushing      bool          // a goroutine is delivering the outbox
+	mu          sync.Mutex
+	state       store
+	queueSignal chan struct{} // closed and replaced when a job may have become available
+	outbox      []Change      // OnChange deliveries not yet made
+	traceSent   map[int64]int // per job, the trace length OnChange was given so far
+	flushing    bool          // a goroutine is delivering the outbox
 }
 
 // New returns a Server ready to serve; Close releases its artifacts directory.
@@ -93,14 +88,11 @@ func New(opts Options) (*Server, error) {
 		opts.MaxTraceSize = DefaultMaxTraceSize
 	}
 	s := &Server{
-		opts:          opts,
-		closed:        make(chan struct{}),
-		state:         newStore(),
-		faults:        make(map[Endpoint]fault),
-		queueSignal:   make(chan struct{}),
-		recordSignal:  make(chan struct{}),
-		traceSent:     map[int64]int{},
-		waitingSignal: make(chan struct{}),
+		opts:        opts,
+		closed:      make(chan struct{}),
+		state:       newStore(),
+		queueSignal: make(chan struct{}),
+		traceSent:   map[int64]int{},
 	}
 	if opts.ArtifactsDir == "" {
 		dir, err := os.MkdirTemp("", "kuberunner-coordinator-")
@@ -120,19 +112,16 @@ func New(opts Options) (*Server, error) {
 
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
-	handle := func(pattern string, ep Endpoint, h http.HandlerFunc) {
-		mux.Handle(pattern, s.withFaults(ep, h))
-	}
-	handle("POST /api/v4/runners/verify", EndpointVerify, s.handleVerify)
-	handle("POST /api/v4/runners", EndpointRegister, s.handleRegister)
-	handle("DELETE /api/v4/runners", EndpointUnregister, s.handleUnregister)
-	handle("DELETE /api/v4/runners/managers", EndpointUnregister, s.handleUnregisterManager)
-	handle("POST /api/v4/runners/reset_authentication_token", EndpointResetToken, s.handleResetToken)
-	handle("POST /api/v4/jobs/request", EndpointRequest, s.handleRequest)
-	handle("PUT /api/v4/jobs/{id}", EndpointUpdate, s.handleUpdate)
-	handle("PATCH /api/v4/jobs/{id}/trace", EndpointTrace, s.handleTrace)
-	handle("POST /api/v4/jobs/{id}/artifacts", EndpointArtifacts, s.handleUpload)
-	handle("GET /api/v4/jobs/{id}/artifacts", EndpointDownload, s.handleDownload)
+	mux.HandleFunc("POST /api/v4/runners/verify", s.handleVerify)
+	mux.HandleFunc("POST /api/v4/runners", s.handleRegister)
+	mux.HandleFunc("DELETE /api/v4/runners", s.handleUnregister)
+	mux.HandleFunc("DELETE /api/v4/runners/managers", s.handleUnregisterManager)
+	mux.HandleFunc("POST /api/v4/runners/reset_authentication_token", s.handleResetToken)
+	mux.HandleFunc("POST /api/v4/jobs/request", s.handleRequest)
+	mux.HandleFunc("PUT /api/v4/jobs/{id}", s.handleUpdate)
+	mux.HandleFunc("PATCH /api/v4/jobs/{id}/trace", s.handleTrace)
+	mux.HandleFunc("POST /api/v4/jobs/{id}/artifacts", s.handleUpload)
+	mux.HandleFunc("GET /api/v4/jobs/{id}/artifacts", s.handleDownload)
 	// A catch-all matches every method, so the mux never answers its own plain-text 404/405.
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeMessage(w, http.StatusNotFound, "404 Not Found")
@@ -158,14 +147,22 @@ func (s *Server) Close() error {
 	return err
 }
 
-// ErrUnknownJob is returned by WaitFor for a job ID the server has never seen.
-var ErrUnknownJob = errors.New("unknown job")
+// mutate runs edit with s.mu held and, when edit reports that it changed job id's record,
+// queues that change for OnChange; queued changes are delivered once the lock is released.
+// Handlers change job records through it, so that no branch can skip the unlock or the
+// notification.
+func (s *Server) mutate(id int64, edit func() (changed bool)) {
+	defer s.flushChanges()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if edit() {
+		s.changed(id)
+	}
+}
 
-// changed records that job id's record changed: it wakes WaitFor callers and queues an
-// OnChange delivery. Call with s.mu held, then s.flushChanges after unlocking.
+// changed queues an OnChange delivery of job id's record with the trace bytes appended since
+// the last one. Call with s.mu held, then s.flushChanges after unlocking.
 func (s *Server) changed(id int64) {
-	close(s.recordSignal)
-	s.recordSignal = make(chan struct{})
 	if s.opts.OnChange != nil {
 		if rec, ok := s.state.jobs[id]; ok {
 			from := s.traceSent[id]

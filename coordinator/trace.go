@@ -42,46 +42,54 @@ func (s *Server) handleTrace(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	s.mu.Lock()
+	var out patchOutcome
+	s.mutate(id, func() bool {
+		out = s.applyPatch(id, token, start, data)
+		return out.changed
+	})
+	switch {
+	case out.code == http.StatusRequestedRangeNotSatisfiable:
+		w.Header().Set("Range", fmt.Sprintf("0-%d", out.size))
+		writeMessage(w, http.StatusRequestedRangeNotSatisfiable, "416 Range Not Satisfiable")
+	case out.code == http.StatusForbidden && out.status == "":
+		writeMessage(w, http.StatusForbidden, "403 Forbidden")
+	case out.code == http.StatusForbidden:
+		jobForbidden(w, out.status, out.reason)
+	default:
+		w.Header().Set("Range", fmt.Sprintf("0-%d", out.size))
+		w.Header().Set("Job-Status", out.status)
+		w.Header().Set("X-GitLab-Trace-Update-Interval", s.updateInterval())
+		w.WriteHeader(http.StatusAccepted)
+	}
+}
+
+// patchOutcome is what applying a trace patch decided, answered once the lock is released.
+type patchOutcome struct {
+	code    int    // 202, 403 or 416
+	status  string // the job's status for Job-Status; "" with a 403 for the token
+	reason  string // why a 403 with a status
+	size    int    // the trace's length, for Range
+	changed bool   // the record changed: OnChange gets the appended bytes or the failure
+}
+
+// applyPatch appends data at start to job id's trace. Call with s.mu held.
+func (s *Server) applyPatch(id int64, token string, start int64, data []byte) patchOutcome {
 	rec, found, ok := s.state.authJob(id, token)
 	if !found || !ok { // removed or changed since checkJobToken: cannot happen today
-		s.mu.Unlock()
-		writeMessage(w, http.StatusForbidden, "403 Forbidden")
-		return
+		return patchOutcome{code: http.StatusForbidden}
 	}
-	status := rec.Status
 	switch {
-	case status != StatusRunning && status != StatusCanceling:
-		s.mu.Unlock()
-		jobForbidden(w, status, "Job is not running")
-		return
+	case rec.Status != StatusRunning && rec.Status != StatusCanceling:
+		return patchOutcome{code: http.StatusForbidden, status: rec.Status, reason: "Job is not running"}
 	case start+int64(len(data)) > s.opts.MaxTraceSize:
 		// GitLab drops the job rather than truncating its log.
 		rec.Status, rec.FailureReason, rec.FinishedAt = StatusFailed, traceSizeExceeded, time.Now()
-		s.changed(id)
-		s.mu.Unlock()
-		s.flushChanges()
-		jobForbidden(w, StatusFailed, "trace size exceeded")
-		return
+		return patchOutcome{code: http.StatusForbidden, status: StatusFailed, reason: "trace size exceeded", changed: true}
 	case start != int64(len(rec.Trace)):
-		size := len(rec.Trace)
-		s.mu.Unlock()
-		w.Header().Set("Range", fmt.Sprintf("0-%d", size))
-		writeMessage(w, http.StatusRequestedRangeNotSatisfiable, "416 Range Not Satisfiable")
-		return
+		return patchOutcome{code: http.StatusRequestedRangeNotSatisfiable, size: len(rec.Trace)}
 	}
 	rec.Trace = append(rec.Trace, data...)
-	size := len(rec.Trace)
-	if len(data) > 0 {
-		s.changed(id)
-	}
-	s.mu.Unlock()
-	s.flushChanges()
-
-	w.Header().Set("Range", fmt.Sprintf("0-%d", size))
-	w.Header().Set("Job-Status", status)
-	w.Header().Set("X-GitLab-Trace-Update-Interval", s.updateInterval())
-	w.WriteHeader(http.StatusAccepted)
+	return patchOutcome{code: http.StatusAccepted, status: rec.Status, size: len(rec.Trace), changed: len(data) > 0}
 }
 
 // checkJobToken answers 404 or 403 and returns false unless token is job id's, so that a

@@ -44,31 +44,30 @@ func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	s.mu.Lock()
-	rec, found, ok := s.state.authJob(id, headerOr(r, "JOB-TOKEN", body.Token))
-	if !found || !ok {
-		s.mu.Unlock()
-		if !found {
-			writeMessage(w, http.StatusNotFound, "404 Not Found")
-		} else {
-			writeMessage(w, http.StatusForbidden, "403 Forbidden")
+	var found, authorized bool
+	var code int
+	var reason, status string
+	s.mutate(id, func() bool {
+		var rec *JobRecord
+		rec, found, authorized = s.state.authJob(id, headerOr(r, "JOB-TOKEN", body.Token))
+		if !found || !authorized {
+			return false
 		}
-		return
-	}
-	code, reason := s.applyUpdate(rec, r.Header.Get("RUNNER-TOKEN"), body, time.Now())
-	status := rec.Status
-	if code == http.StatusOK {
-		s.changed(id)
-	}
-	s.mu.Unlock()
-	s.flushChanges()
+		code, reason = s.applyUpdate(rec, r.Header.Get("RUNNER-TOKEN"), body, time.Now())
+		status = rec.Status
+		return code == http.StatusOK
+	})
 
-	switch code {
-	case http.StatusOK:
+	switch {
+	case !found:
+		writeMessage(w, http.StatusNotFound, "404 Not Found")
+	case !authorized:
+		writeMessage(w, http.StatusForbidden, "403 Forbidden")
+	case code == http.StatusOK:
 		w.Header().Set("Job-Status", status)
 		w.Header().Set("X-GitLab-Trace-Update-Interval", s.updateInterval())
 		writeStatus(w, http.StatusOK)
-	case http.StatusForbidden:
+	case code == http.StatusForbidden:
 		jobForbidden(w, status, reason)
 	default:
 		writeMessage(w, code, fmt.Sprintf("%d %s - %s", code, http.StatusText(code), reason))

@@ -25,6 +25,7 @@ import (
 
 	"github.com/kuberunner/kuberunner/config"
 	"github.com/kuberunner/kuberunner/coordinator"
+	"github.com/kuberunner/kuberunner/coordinator/coordinatortest"
 	"github.com/kuberunner/kuberunner/e2e/e2eutil"
 	"github.com/kuberunner/kuberunner/executor"
 	"github.com/kuberunner/kuberunner/executor/jobpod"
@@ -41,7 +42,7 @@ func nodeIP() string { return e2eutil.NodeIP() }
 // execStack is the product end to end: the fake GitLab on the node address, the real client,
 // the real runner loop and the Kubernetes executor on the test cluster.
 type execStack struct {
-	srv    *coordinator.Server
+	srv    *coordinatortest.Server
 	client kubernetes.Interface
 	ns     string
 	images e2eutil.Images
@@ -78,7 +79,7 @@ func newStackNoRunner(t testing.TB, edit func(*config.Config), wrap func(http.Ha
 	c := e2eutil.Client(t)
 	s := &execStack{client: c, ns: e2eutil.Namespace(t, c), images: images, logs: &testio.Buffer{}}
 
-	srv, err := coordinator.New(coordinator.Options{LongPoll: 500 * time.Millisecond, TraceUpdateInterval: time.Second})
+	srv, err := coordinatortest.New(coordinator.Options{LongPoll: 500 * time.Millisecond, TraceUpdateInterval: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

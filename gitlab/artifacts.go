@@ -125,10 +125,8 @@ func (c *Client) uploadOnce(ctx context.Context, jc JobCredentials, origin *url.
 		case http.StatusRequestEntityTooLarge:
 			se := statusError(resp, r)
 			return fmt.Errorf("%w: %s", ErrTooLarge, se.Body)
-		case http.StatusForbidden, http.StatusUnauthorized:
-			return ErrForbidden
 		default:
-			return statusError(resp, r)
+			return answerError(resp, r)
 		}
 	})
 	// The server may answer (413) before reading everything: stop the writer and wait for it,
@@ -189,16 +187,14 @@ func (c *Client) DownloadArtifacts(ctx context.Context, jc JobCredentials, w io.
 				return fmt.Errorf("receive archive: %w", err)
 			}
 			return nil
-		case http.StatusNotFound:
-			return ErrNotFound
 		case http.StatusForbidden, http.StatusUnauthorized:
 			if !sameOrigin(resp.Request.URL, origin) {
 				// Object storage refused its signed URL: not a matter of the job token.
 				return statusError(resp, r)
 			}
-			return ErrForbidden
+			return answerError(resp, r)
 		default:
-			return statusError(resp, r)
+			return answerError(resp, r)
 		}
 	})
 	if err = dog.explain(ctx, err); err != nil {

@@ -216,6 +216,23 @@ func transportError(ctx context.Context, method, endpoint string, err error) err
 	return fmt.Errorf("%s %s: %w: %w", method, endpoint, ErrTransient, err)
 }
 
+// answerError is the one mapping of an answer a call has no meaning of its own for: 401 and
+// 403 wrap ErrForbidden and 404 ErrNotFound, naming the server that answered; any other
+// status is a *StatusError (5xx and 429 match ErrTransient).
+func answerError(resp *http.Response, r request) error {
+	switch resp.StatusCode {
+	case http.StatusForbidden, http.StatusUnauthorized:
+		return fmt.Errorf("%s %s at %s: %w", r.method, r.endpoint, originOf(resp.Request.URL), ErrForbidden)
+	case http.StatusNotFound:
+		return fmt.Errorf("%s %s at %s: %w", r.method, r.endpoint, originOf(resp.Request.URL), ErrNotFound)
+	}
+	return statusError(resp, r)
+}
+
+// originOf is scheme://host[:port] of u: it names a server without a path or query that may
+// carry a signature (object storage) or a password.
+func originOf(u *url.URL) string { return u.Scheme + "://" + u.Host }
+
 // statusError reads the first bytes of an unexpected answer, with secrets redacted.
 func statusError(resp *http.Response, r request) *StatusError {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))

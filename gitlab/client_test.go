@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -227,5 +228,53 @@ func TestJSONCallsDoNotFollowRedirectsOffOrigin(t *testing.T) {
 	}
 	if n := len(otherRec.all()); n != 0 {
 		t.Errorf("the other host received %d requests carrying the runner token in the body", n)
+	}
+}
+
+// Every endpoint maps the answers it has no meaning of its own for in one way: 401
+// ErrForbidden and 404 ErrNotFound naming the server (never a path or query), 400 a
+// *StatusError that is not transient.
+func TestOneErrorMapping(t *testing.T) {
+	calls := map[string]func(c *Client, url string) error{
+		"request job": func(c *Client, url string) error {
+			_, _, err := c.RequestJob(context.Background(), RunnerCredentials{URL: url + "/sub?x=SECRETq", Token: runnerToken}, "")
+			return err
+		},
+		"patch trace": func(c *Client, url string) error {
+			_, err := c.PatchTrace(context.Background(), JobCredentials{URL: url + "/sub", ID: 1, Token: jobToken}, 0, []byte("x"))
+			return err
+		},
+		"download": func(c *Client, url string) error {
+			return c.DownloadArtifacts(context.Background(), JobCredentials{URL: url + "/sub", ID: 1, Token: jobToken}, io.Discard)
+		},
+		"verify": func(c *Client, url string) error {
+			_, err := c.Verify(context.Background(), url+"/sub", runnerToken, "")
+			return err
+		},
+	}
+	for name, call := range calls {
+		for _, st := range []struct {
+			status int
+			want   error
+		}{{http.StatusUnauthorized, ErrForbidden}, {http.StatusNotFound, ErrNotFound}, {http.StatusBadRequest, nil}} {
+			if name == "patch trace" && st.status == http.StatusNotFound {
+				continue // its own meaning: the job is gone, abort (PatchTraceResult.Abort)
+			}
+			t.Run(fmt.Sprintf("%s/%d", name, st.status), func(t *testing.T) {
+				srv, _ := newServer(t, answer(st.status, `{"message":"no"}`))
+				err := call(newClient(t), srv.URL)
+				checkNoSecret(t, err)
+				if st.want == nil {
+					var se *StatusError
+					if !errors.As(err, &se) || se.Code != st.status || errors.Is(err, ErrTransient) {
+						t.Errorf("err = %v, want a non-transient *StatusError %d", err, st.status)
+					}
+					return
+				}
+				if !errors.Is(err, st.want) || !strings.Contains(err.Error(), " at "+srv.URL+":") {
+					t.Errorf("err = %v, want %v naming %s", err, st.want, srv.URL)
+				}
+			})
+		}
 	}
 }

@@ -6,6 +6,7 @@
 // semantics allow another try (errors.Is(err, ErrTransient)). Tokens travel only in headers
 // and bodies, never in URLs, errors or redirects to another host.
 //
-// Registration goes through gitlab.com/gitlab-org/api/client-go; the job endpoints, which
-// that library does not cover, are written with net/http.
+// Every call, registration included, goes through one net/http exchange (client.go) and one
+// mapping of unexpected answers (answerError): 401/403 ErrForbidden, 404 ErrNotFound, anything
+// else a *StatusError.
 package gitlab

@@ -53,12 +53,10 @@ func (c *Client) RequestJob(ctx context.Context, rc RunnerCredentials, lastUpdat
 			return err
 		case http.StatusNoContent:
 			return nil
-		case http.StatusForbidden, http.StatusUnauthorized:
-			return fmt.Errorf("request job from %s: %w", redactURL(rc.URL), ErrForbidden)
 		case http.StatusConflict:
 			return fmt.Errorf("request job: %w", ErrConflict)
 		default:
-			return statusError(resp, r)
+			return answerError(resp, r)
 		}
 	})
 	if err != nil {
@@ -209,7 +207,7 @@ func (c *Client) UpdateJob(ctx context.Context, jc JobCredentials, req UpdateJob
 		case http.StatusConflict:
 			res = UpdateConflict
 		default:
-			return statusError(resp, r)
+			return answerError(resp, r)
 		}
 		return nil
 	})

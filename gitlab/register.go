@@ -6,13 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
+	"io"
 	"net/http"
 	"strings"
 	"time"
-
-	retryablehttp "github.com/hashicorp/go-retryablehttp"
-	gl "gitlab.com/gitlab-org/api/client-go/v2"
 )
 
 // ErrInvalidOptions says a registration request contradicts itself; nothing was sent.
@@ -68,42 +65,48 @@ func (c *Client) Register(ctx context.Context, url string, o RegisterOptions) (R
 	}
 
 	info := c.info()
-	opt := &gl.RegisterNewRunnerOptions{
-		Token:       gl.Ptr(o.Token),
-		Description: gl.Ptr(o.Description),
-		Info: &gl.RegisterNewRunnerInfoOptions{
-			Name: gl.Ptr(info.Name), Version: gl.Ptr(info.Version), Revision: gl.Ptr(info.Revision),
-			Platform: gl.Ptr(info.Platform), Architecture: gl.Ptr(info.Architecture),
+	body := legacyRegistration{
+		Token:       o.Token,
+		Description: o.Description,
+		Info: versionInfo{
+			Name: info.Name, Version: info.Version, Revision: info.Revision,
+			Platform: info.Platform, Architecture: info.Architecture,
 		},
-		Paused: gl.Ptr(o.Paused),
-		Locked: gl.Ptr(o.Locked),
+		Paused: o.Paused,
+		Locked: o.Locked,
 		// A runner with no tags that refuses untagged jobs could never get one.
-		RunUntagged: gl.Ptr(o.RunUntagged || len(o.Tags) == 0),
+		RunUntagged:    o.RunUntagged || len(o.Tags) == 0,
+		TagList:        o.Tags,
+		AccessLevel:    o.AccessLevel,
+		MaximumTimeout: max(o.MaximumTimeout, 0),
 	}
-	if len(o.Tags) > 0 {
-		opt.TagList = gl.Ptr(o.Tags)
-	}
-	if o.AccessLevel != "" {
-		opt.AccessLevel = gl.Ptr(o.AccessLevel)
-	}
-	if o.MaximumTimeout > 0 {
-		opt.MaximumTimeout = gl.Ptr(int64(o.MaximumTimeout))
-	}
-	var runner *gl.Runner
-	err := c.withGitLab(ctx, url, "runners", http.MethodPost, o.Token, func(api *gl.Client, ro []gl.RequestOptionFunc) (*gl.Response, error) {
-		var resp *gl.Response
-		var err error
-		runner, resp, err = api.Runners.RegisterNewRunner(opt, ro...)
-		return resp, err
-	})
+	reg, err := c.runnerCall(ctx, url, http.MethodPost, "runners", o.Token, body)
 	if err != nil {
 		return Registration{}, fmt.Errorf("register runner: %w", err)
 	}
-	reg := Registration{ID: runner.ID, Token: runner.Token}
-	if runner.TokenExpiresAt != nil {
-		reg.TokenExpiresAt = *runner.TokenExpiresAt
-	}
 	return reg, nil
+}
+
+// legacyRegistration is the body of POST /runners with a registration token.
+type legacyRegistration struct {
+	Token          string      `json:"token"`
+	Description    string      `json:"description"`
+	Info           versionInfo `json:"info"`
+	Paused         bool        `json:"paused"`
+	Locked         bool        `json:"locked"`
+	RunUntagged    bool        `json:"run_untagged"`
+	TagList        []string    `json:"tag_list,omitempty"`
+	AccessLevel    string      `json:"access_level,omitempty"`
+	MaximumTimeout int         `json:"maximum_timeout,omitempty"` // seconds; absent for none
+}
+
+// versionInfo is what legacy registration tells of the runner: who it is, not what it can do.
+type versionInfo struct {
+	Name         string `json:"name"`
+	Version      string `json:"version"`
+	Revision     string `json:"revision"`
+	Platform     string `json:"platform"`
+	Architecture string `json:"architecture"`
 }
 
 // registration is the JSON answer of runners/verify and runners/reset_authentication_token.
@@ -170,27 +173,42 @@ func (c *Client) ResetToken(ctx context.Context, url, token string) (Registratio
 	return reg, nil
 }
 
-// runnerCall sends one runner-token call through the library's request machinery with a JSON
-// body. The library's own DeleteRegisteredRunner and VerifyRegisteredRunner do not fit: for
-// DELETE it puts the token in the query string (where proxies log it), verify drops
-// system_id and the answer, and its ResetRunnerAuthenticationToken is the admin endpoint.
+// runnerCall sends one call of the runners API with a JSON body that carries the token (the
+// token is never put in the URL, where proxies log it) and decodes a registration from a 2xx
+// answer; an empty answer gives a zero Registration.
 func (c *Client) runnerCall(ctx context.Context, url, method, path, token string, body any) (Registration, error) {
-	var buf bytes.Buffer
-	err := c.withGitLab(ctx, url, path, method, token, func(api *gl.Client, ro []gl.RequestOptionFunc) (*gl.Response, error) {
-		req, err := api.NewRequest(method, path, nil, append(ro, jsonBody(body)))
-		if err != nil {
-			return nil, err
+	r := request{method: method, endpoint: path, secrets: []string{token}, header: http.Header{}}
+	var err error
+	if r.url, err = apiURL(url, path); err != nil {
+		return Registration{}, err
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return Registration{}, fmt.Errorf("encode %s %s: %w", method, path, err)
+	}
+	r.body = bytes.NewReader(b)
+	r.header.Set("Accept", "application/json")
+	r.header.Set("Content-Type", "application/json")
+
+	var reg registration
+	err = c.exchange(ctx, r, func(resp *http.Response) error {
+		if resp.StatusCode < 200 || resp.StatusCode > 299 {
+			return answerError(resp, r)
 		}
-		return api.Do(req, &buf)
+		raw, err := io.ReadAll(io.LimitReader(resp.Body, maxRegistrationAnswer))
+		if err != nil {
+			return fmt.Errorf("%s %s: read answer: %w", method, path, err)
+		}
+		if len(bytes.TrimSpace(raw)) == 0 {
+			return nil
+		}
+		if err := json.Unmarshal(raw, &reg); err != nil {
+			return fmt.Errorf("%s %s: decode answer: %w", method, path, describeJSONError(err))
+		}
+		return nil
 	})
 	if err != nil {
 		return Registration{}, err
-	}
-	var reg registration
-	if len(bytes.TrimSpace(buf.Bytes())) > 0 {
-		if err := json.Unmarshal(buf.Bytes(), &reg); err != nil {
-			return Registration{}, fmt.Errorf("%s %s: decode answer: %w", method, path, describeJSONError(err))
-		}
 	}
 	out := Registration{ID: reg.ID, Token: reg.Token}
 	if reg.TokenExpiresAt != nil {
@@ -199,69 +217,5 @@ func (c *Client) runnerCall(ctx context.Context, url, method, path, token string
 	return out, nil
 }
 
-// jsonBody sets a JSON request body whatever the method (the library only does for POST/PUT/PATCH).
-func jsonBody(v any) gl.RequestOptionFunc {
-	return func(r *retryablehttp.Request) error {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		r.Header.Set("Content-Type", "application/json")
-		return r.SetBody(b)
-	}
-}
-
-var discardLogger = slog.New(slog.DiscardHandler)
-
-// withGitLab runs one library call against url with this client's transport (CA, redirect
-// policy), User-Agent and timeout, without the library's retries, and maps its errors to
-// this package's: 401/403 ErrForbidden, 404 ErrNotFound, others *StatusError.
-func (c *Client) withGitLab(ctx context.Context, url, endpoint, method, token string,
-	call func(*gl.Client, []gl.RequestOptionFunc) (*gl.Response, error)) error {
-	if _, err := apiURL(url, ""); err != nil {
-		return err
-	}
-	api, err := gl.NewAuthSourceClient(gl.Unauthenticated{},
-		gl.WithBaseURL(url),
-		gl.WithHTTPClient(c.http),
-		gl.WithUserAgent(c.userAgent),
-		gl.WithoutRetries(),
-		gl.WithURLWarningLogger(discardLogger),
-	)
-	if err != nil {
-		return fmt.Errorf("GitLab client for %s: %w", redactURL(url), err)
-	}
-	rctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
-	defer cancel()
-
-	start := time.Now()
-	resp, err := call(api, []gl.RequestOptionFunc{gl.WithContext(rctx)})
-	status := 0
-	if resp != nil && resp.Response != nil {
-		status = resp.StatusCode
-	}
-	c.observe(endpoint, method, status, start)
-	if err == nil {
-		return nil
-	}
-
-	var er *gl.ErrorResponse
-	if !errors.As(err, &er) {
-		if status == 0 {
-			return transportError(ctx, method, endpoint, err)
-		}
-		return fmt.Errorf("%s %s: %w", method, endpoint, err) // an answer that would not decode
-	}
-	switch er.StatusCode {
-	case http.StatusForbidden, http.StatusUnauthorized:
-		return fmt.Errorf("%s %s at %s: %w", method, endpoint, redactURL(url), ErrForbidden)
-	case http.StatusNotFound:
-		return fmt.Errorf("%s %s at %s: %w", method, endpoint, redactURL(url), ErrNotFound)
-	default:
-		body := er.Body
-		if len(body) > 512 {
-			body = body[:512]
-		}
-		return &StatusError{Method: method, Endpoint: endpoint, Code: er.StatusCode, Body: redact(string(body), token)}
-	}
-}
+// maxRegistrationAnswer bounds the answer of a runners call: GitLab's are a few hundred bytes.
+const maxRegistrationAnswer = 64 << 10

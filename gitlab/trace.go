@@ -62,7 +62,7 @@ func (c *Client) PatchTrace(ctx context.Context, jc JobCredentials, offset int64
 		case http.StatusForbidden, http.StatusNotFound:
 			res.Abort = true
 		default:
-			return statusError(resp, r)
+			return answerError(resp, r)
 		}
 		return nil
 	})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/kuberunner/kuberunner/config"
 	"github.com/kuberunner/kuberunner/coordinator"
+	"github.com/kuberunner/kuberunner/coordinator/coordinatortest"
 	"github.com/kuberunner/kuberunner/e2e/e2eutil"
 	"github.com/kuberunner/kuberunner/executor"
 	"github.com/kuberunner/kuberunner/jobspec"
@@ -26,7 +27,7 @@ func TestPrometheusScrapesJobsOnCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	ns := e2eutil.Namespace(t, e2eutil.Client(t))
-	srv, err := coordinator.New(coordinator.Options{LongPoll: 200 * time.Millisecond, TraceUpdateInterval: time.Second})
+	srv, err := coordinatortest.New(coordinator.Options{LongPoll: 200 * time.Millisecond, TraceUpdateInterval: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

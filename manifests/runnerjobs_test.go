@@ -47,9 +47,9 @@ func runJobs(t *testing.T) *prometheus.Registry {
 
 // runJobsWith runs the real runner loop for rc against srv with the given executor until it
 // finished the jobs "ok", "fail" and "cancel" (newJob makes them), within d.
-func runJobsWith(t *testing.T, srv *coordinator.Server, rc config.Runner, newExec func(config.Runner) (runner.Executor, error), newJob func(name string) jobspec.Job, d time.Duration) *prometheus.Registry {
+func runJobsWith(t *testing.T, srv *coordinatortest.Server, rc config.Runner, newExec func(config.Runner) (runner.Executor, error), newJob func(name string) jobspec.Job, d time.Duration) *prometheus.Registry {
 	t.Helper()
-	srv.FailNext(coordinator.EndpointRequest, 500, 1)
+	srv.FailNext(coordinatortest.EndpointRequest, 500, 1)
 	rc.Token = srv.AddRunner(coordinator.RunnerSpec{RunUntagged: true})
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, "test", "test")

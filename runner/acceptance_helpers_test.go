@@ -23,7 +23,7 @@ import (
 // stack is the foundation end to end: the fake GitLab (coordinator), the real client, the
 // real trace buffer and this package's loop, with fake executors.
 type stack struct {
-	srv   *coordinator.Server
+	srv   *coordinatortest.Server
 	url   string
 	cfg   *config.Config
 	execs map[string]*runnertest.Executor // by runner name

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kuberunner/kuberunner/config"
 	"github.com/kuberunner/kuberunner/coordinator"
+	"github.com/kuberunner/kuberunner/coordinator/coordinatortest"
 	"github.com/kuberunner/kuberunner/jobspec"
 	"github.com/kuberunner/kuberunner/runner/runnertest"
 )
@@ -168,8 +169,8 @@ func TestAcceptanceErrorStorm(t *testing.T) {
 	s.waitFor(t, id, "start in the trace", func(r coordinator.JobRecord) bool {
 		return strings.Contains(string(r.Trace), "start")
 	})
-	s.srv.FailNext(coordinator.EndpointTrace, http.StatusInternalServerError, 3)
-	s.srv.FailNext(coordinator.EndpointUpdate, http.StatusInternalServerError, 3)
+	s.srv.FailNext(coordinatortest.EndpointTrace, http.StatusInternalServerError, 3)
+	s.srv.FailNext(coordinatortest.EndpointUpdate, http.StatusInternalServerError, 3)
 	close(release)
 
 	rec := s.waitDone(t, id)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kuberunner/kuberunner/config"
 	"github.com/kuberunner/kuberunner/coordinator"
+	"github.com/kuberunner/kuberunner/coordinator/coordinatortest"
 	"github.com/kuberunner/kuberunner/gitlab"
 	"github.com/kuberunner/kuberunner/internal/testio"
 	"github.com/kuberunner/kuberunner/metrics"
@@ -262,7 +263,7 @@ func TestTokenRotationRetriesFailedReset(t *testing.T) {
 				rc.TokenExpiresAt = now.Add(time.Hour).Format(time.RFC3339)
 			}})
 	original := s.cfg.Runners[0].Token
-	s.srv.FailNext(coordinator.EndpointResetToken, http.StatusServiceUnavailable, 3)
+	s.srv.FailNext(coordinatortest.EndpointResetToken, http.StatusServiceUnavailable, 3)
 	s.h.start(t)
 
 	waitUntil(t, "the rotation", func() bool { return len(saves.tokens()) == 2 })
