@@ -115,7 +115,7 @@ func (s *execStack) startRunner(t *testing.T) {
 	m := metrics.New(prometheus.NewRegistry(), "e2e", "e2e")
 	r, err := runner.New(runner.Options{
 		Config: s.cfg,
-		Coordinator: func(config.Runner) (runner.Coordinator, error) {
+		GitLab: func(config.Runner) (runner.GitLab, error) {
 			return gitlab.New(gitlab.Options{Version: "e2e", Timeout: 30 * time.Second, Features: gitlab.DefaultFeatures(), Executor: "kubernetes", Shell: "bash"})
 		},
 		Executor: func(rc config.Runner) (runner.Executor, error) {

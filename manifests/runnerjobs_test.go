@@ -57,7 +57,7 @@ func runJobsWith(t *testing.T, srv *coordinatortest.Server, rc config.Runner, ne
 		Config:  &config.Config{Concurrent: 4, CheckInterval: config.Duration(10 * time.Millisecond), Runners: []config.Runner{rc}},
 		Metrics: m,
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Coordinator: func(rc config.Runner) (runner.Coordinator, error) {
+		GitLab: func(rc config.Runner) (runner.GitLab, error) {
 			return gitlab.New(gitlab.Options{Version: "test", Timeout: 5 * time.Second, Features: gitlab.DefaultFeatures(),
 				Executor: "kubernetes", Observer: func(endpoint, method string, status int, d time.Duration) {
 					m.ObserveAPIRequest(rc.Name, endpoint, method, status, d)

@@ -164,7 +164,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	return res, nil
 }
 
-func newRunner(opts Options, url, token string) (*runner.Runner, error) {
+func newRunner(opts Options, url, token string) (*runner.Manager, error) {
 	cfg := config.Default()
 	cfg.Concurrent = cmp.Or(opts.Concurrent, 4)
 	cfg.CheckInterval = config.Duration(time.Second)
@@ -183,14 +183,14 @@ func newRunner(opts Options, url, token string) (*runner.Runner, error) {
 		return nil, err
 	}
 	return runner.New(runner.Options{
-		Config:      cfg,
-		Coordinator: func(config.Runner) (runner.Coordinator, error) { return client, nil },
-		Executor:    opts.Executor,
-		Metrics:     metrics.New(prometheus.NewRegistry(), opts.Version, ""),
-		Logger:      opts.Logger,
-		SystemID:    "r_" + strings.ToLower(rand.Text()[:12]),
-		TraceDir:    os.TempDir(),
-		Version:     opts.Version,
+		Config:   cfg,
+		GitLab:   func(config.Runner) (runner.GitLab, error) { return client, nil },
+		Executor: opts.Executor,
+		Metrics:  metrics.New(prometheus.NewRegistry(), opts.Version, ""),
+		Logger:   opts.Logger,
+		SystemID: "r_" + strings.ToLower(rand.Text()[:12]),
+		TraceDir: os.TempDir(),
+		Version:  opts.Version,
 		Timing: runner.Timing{
 			TraceInterval: cmp.Or(opts.TraceInterval, time.Second),
 			KeepAlive:     cmp.Or(opts.KeepAlive, 3*time.Second),

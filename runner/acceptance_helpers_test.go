@@ -39,7 +39,7 @@ type acceptanceRunner struct {
 }
 
 // newStack registers the runners with a new fake GitLab, reached through wrap when set (a
-// proxy that can lose or rewrite answers), and builds the Runner; call h.start to run it.
+// proxy that can lose or rewrite answers), and builds the Manager; call h.start to run it.
 func newStack(t *testing.T, wrap func(http.Handler) http.Handler, edit func(*Options), runners ...acceptanceRunner) *stack {
 	t.Helper()
 	return newStackWith(t, coordinator.Options{LongPoll: 200 * time.Millisecond, TraceUpdateInterval: time.Second}, wrap, edit, runners...)
@@ -73,7 +73,7 @@ func newStackWith(t *testing.T, copts coordinator.Options, wrap func(http.Handle
 	logs := &testio.Buffer{}
 	m := metrics.New(prometheus.NewRegistry(), "test", "test")
 	opts := testOptions(t, s.cfg, logs, m)
-	opts.Coordinator = func(rc config.Runner) (Coordinator, error) {
+	opts.GitLab = func(rc config.Runner) (GitLab, error) {
 		return gitlab.New(gitlab.Options{
 			Version:  "test",
 			Timeout:  5 * time.Second,

@@ -25,7 +25,7 @@ type Adopter interface {
 // runner's other replicas adopt the jobs left to their pods at once, not once it expired.
 type Closer interface{ Close() }
 
-func (r *Runner) closeExecutors() {
+func (r *Manager) closeExecutors() {
 	r.mu.Lock()
 	entries := r.entries
 	for _, e := range entries {
@@ -46,7 +46,7 @@ func closeExecutor(e *entry) {
 // adopter takes on the left jobs of entry e as jobs of this process: followed to their end,
 // their trace taken back and their final state sent when their pod could not, or left again
 // should this process stop too.
-func (r *Runner) adopter(e *entry) func(*jobspec.Job, jobpod.Trace, func(context.Context, io.Writer, <-chan struct{}) jobspec.Result) {
+func (r *Manager) adopter(e *entry) func(*jobspec.Job, jobpod.Trace, func(context.Context, io.Writer, <-chan struct{}) jobspec.Result) {
 	return func(job *jobspec.Job, handed jobpod.Trace, follow func(context.Context, io.Writer, <-chan struct{}) jobspec.Result) {
 		r.mu.Lock()
 		if r.stopping.Load() || e.closed {
@@ -66,7 +66,7 @@ func (r *Runner) adopter(e *entry) func(*jobspec.Job, jobpod.Trace, func(context
 	}
 }
 
-func (r *Runner) adoptJob(e *entry, job *jobspec.Job, handed jobpod.Trace, follow func(context.Context, io.Writer, <-chan struct{}) jobspec.Result) {
+func (r *Manager) adoptJob(e *entry, job *jobspec.Job, handed jobpod.Trace, follow func(context.Context, io.Writer, <-chan struct{}) jobspec.Result) {
 	log := r.logJob(e, job)
 	jc := gitlab.JobCredentials{URL: e.url, ID: job.ID, Token: job.Token}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -19,7 +19,7 @@ type entry struct {
 	// cfg holds the settings in force; pollers and new jobs read it each time. Its token
 	// fields are those it was loaded with: see token.
 	cfg   atomic.Pointer[config.Runner]
-	coord Coordinator
+	coord GitLab
 	exec  Executor
 	// token is swapped whole when the token is rotated. Pollers load it for every request,
 	// so the first request after a rotation carries the new token; running jobs talk to
@@ -28,7 +28,7 @@ type entry struct {
 	systemID string
 	slots    *slots // its own limit: size 0 when it has none
 
-	// Guarded by Runner.mu.
+	// Guarded by Manager.mu.
 	pollers    []context.CancelFunc // one per poller; the last ones stop first
 	stopRotate context.CancelFunc   // nil: no rotation running
 	removed    bool                 // gone from the configuration: takes no new job
@@ -71,7 +71,7 @@ func tokenOf(rc config.Runner, systemID string) (*runnerToken, error) {
 }
 
 // newEntry builds rc's coordinator and executor; it starts nothing.
-func (r *Runner) newEntry(rc config.Runner) (*entry, error) {
+func (r *Manager) newEntry(rc config.Runner) (*entry, error) {
 	tok, err := tokenOf(rc, r.systemID)
 	if err != nil {
 		return nil, err
@@ -93,7 +93,7 @@ func (r *Runner) newEntry(rc config.Runner) (*entry, error) {
 
 // startEntry sets e to work once Run has begun: adoption, pollers, token rotation.
 // Called with r.mu held.
-func (r *Runner) startEntry(e *entry) {
+func (r *Manager) startEntry(e *entry) {
 	if r.pollCtx == nil || r.stopping.Load() {
 		return
 	}
@@ -109,7 +109,7 @@ func (r *Runner) startEntry(e *entry) {
 
 // setPollers starts or stops pollers until e has n (at least one). A poller stopped
 // mid-request drops its long poll, as at shutdown. Called with r.mu held.
-func (r *Runner) setPollers(e *entry, n int) {
+func (r *Manager) setPollers(e *entry, n int) {
 	if r.pollCtx == nil || r.stopping.Load() {
 		return
 	}
@@ -131,7 +131,7 @@ func (r *Runner) setPollers(e *entry, n int) {
 }
 
 // restartRotation (re)starts e's token rotation, for the token in force. Called with r.mu held.
-func (r *Runner) restartRotation(e *entry) {
+func (r *Manager) restartRotation(e *entry) {
 	if e.stopRotate != nil {
 		e.stopRotate()
 	}
@@ -141,7 +141,7 @@ func (r *Runner) restartRotation(e *entry) {
 }
 
 // retire stops e's pollers and rotation: it takes no new job. Called with r.mu held.
-func (r *Runner) retire(e *entry) {
+func (r *Manager) retire(e *entry) {
 	e.removed = true
 	for _, stop := range e.pollers {
 		stop()
@@ -154,14 +154,14 @@ func (r *Runner) retire(e *entry) {
 }
 
 // hold counts a job of e, so a removed e keeps its executor until the job is over.
-func (r *Runner) hold(e *entry) {
+func (r *Manager) hold(e *entry) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	e.busy++
 }
 
 // idle ends what hold (or a poller) counted; the last of a removed entry closes it.
-func (r *Runner) idle(e *entry) {
+func (r *Manager) idle(e *entry) {
 	r.mu.Lock()
 	e.busy--
 	last := e.busy == 0 && e.removed && !e.closed
@@ -175,7 +175,7 @@ func (r *Runner) idle(e *entry) {
 }
 
 // dropLocked forgets a removed entry whose executor is to be closed now.
-func (r *Runner) dropLocked(e *entry) {
+func (r *Manager) dropLocked(e *entry) {
 	e.closed = true
 	for i, x := range r.entries {
 		if x == e {

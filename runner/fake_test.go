@@ -11,7 +11,7 @@ import (
 	"github.com/kuberunner/kuberunner/jobspec"
 )
 
-// fakeCoord is an in-memory Coordinator for the loop's own unit tests: a queue of jobs, a
+// fakeCoord is an in-memory GitLab for the loop's own unit tests: a queue of jobs, a
 // trace per job with GitLab's offset rule (416 on a gap), and hooks to inject answers.
 // The acceptance tests use the real client against the coordinator package instead.
 type fakeCoord struct {

@@ -33,7 +33,7 @@ const (
 // the pod owns the trace appear after the pod's part, only if the runner reports.
 type handoff struct {
 	newLeg func(start int64, crc uint32) (*leg, error)
-	coord  Coordinator
+	coord  GitLab
 	jc     gitlab.JobCredentials
 	pod    jobpod.Trace // the pod's shipping settings, without Offset and CRC
 	log    *slog.Logger

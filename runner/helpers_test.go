@@ -70,9 +70,9 @@ func testJob(id int64) *jobspec.Job {
 	}
 }
 
-// harness is a Runner over the fake coordinator and the fake executor.
+// harness is a Manager over the fake coordinator and the fake executor.
 type harness struct {
-	r     *Runner
+	r     *Manager
 	coord *fakeCoord
 	exec  *runnertest.Executor
 	logs  *testio.Buffer
@@ -82,18 +82,18 @@ type harness struct {
 	done    chan error
 }
 
-// newHarness builds a Runner for cfg; edit tweaks the options before New.
+// newHarness builds a Manager for cfg; edit tweaks the options before New.
 func newHarness(t *testing.T, cfg *config.Config, coord *fakeCoord, exec *runnertest.Executor, edit func(*Options)) *harness {
 	t.Helper()
 	logs := &testio.Buffer{}
 	opts := testOptions(t, cfg, logs, metrics.New(prometheus.NewRegistry(), "test", "test"))
-	opts.Coordinator = func(config.Runner) (Coordinator, error) { return coord, nil }
+	opts.GitLab = func(config.Runner) (GitLab, error) { return coord, nil }
 	opts.Executor = func(config.Runner) (Executor, error) { return exec, nil }
 	r := mustNew(t, opts, edit)
 	return &harness{r: r, coord: coord, exec: exec, logs: logs, secrets: []string{testRunnerToken, "secret"}}
 }
 
-// start runs the Runner until the test ends (or stop is called) and checks Run's result.
+// start runs the Manager until the test ends (or stop is called) and checks Run's result.
 func (h *harness) start(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -161,7 +161,7 @@ func waitFinalAt(t *testing.T, coord *fakeCoord, id int64) gitlab.UpdateJobReque
 func ptr[T any](v T) *T { return &v }
 
 // testOptions are what every runner test starts from: fast timing, a debug log into logs;
-// the caller sets Coordinator and Executor.
+// the caller sets GitLab and Executor.
 func testOptions(t *testing.T, cfg *config.Config, logs *testio.Buffer, m *metrics.Metrics) Options {
 	return Options{
 		Config:   cfg,
@@ -174,8 +174,8 @@ func testOptions(t *testing.T, cfg *config.Config, logs *testio.Buffer, m *metri
 	}
 }
 
-// mustNew applies edit to opts and builds the Runner, failing the test if New refuses.
-func mustNew(t *testing.T, opts Options, edit func(*Options)) *Runner {
+// mustNew applies edit to opts and builds the Manager, failing the test if New refuses.
+func mustNew(t *testing.T, opts Options, edit func(*Options)) *Manager {
 	t.Helper()
 	if edit != nil {
 		edit(&opts)

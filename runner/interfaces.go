@@ -8,9 +8,9 @@ import (
 	"github.com/kuberunner/kuberunner/jobspec"
 )
 
-// Coordinator is the part of GitLab the loop talks to; *gitlab.Client implements it.
+// GitLab is the part of GitLab the loop talks to; *gitlab.Client implements it.
 // Every method is safe for concurrent use and returns when ctx is done.
-type Coordinator interface {
+type GitLab interface {
 	// RequestJob long-polls POST /jobs/request. It returns a nil job on 204, with the
 	// X-GitLab-Last-Update value to echo next time. gitlab.ErrForbidden on 403,
 	// gitlab.ErrConflict on 409, an ErrTransient error on 503 and other 5xx.
@@ -21,9 +21,9 @@ type Coordinator interface {
 	PatchTrace(ctx context.Context, jc gitlab.JobCredentials, offset int64, data []byte) (gitlab.PatchTraceResult, error)
 }
 
-// TokenResetter is a Coordinator that can also rotate the runner's authentication token with
+// TokenResetter is a GitLab that can also rotate the runner's authentication token with
 // POST /runners/reset_authentication_token; *gitlab.Client is one. The old token stops
-// working when GitLab answers. A runner whose coordinator is not one keeps its token.
+// working when GitLab answers. A runner whose client is not one keeps its token.
 type TokenResetter interface {
 	ResetToken(ctx context.Context, url, token string) (gitlab.Registration, error)
 }

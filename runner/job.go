@@ -25,7 +25,7 @@ var (
 
 // runJob takes one job from accept to final report. It never returns before the coordinator
 // has the final state, or has refused it, or the bounded retries are used up.
-func (r *Runner) runJob(e *entry, job *jobspec.Job, received time.Time) {
+func (r *Manager) runJob(e *entry, job *jobspec.Job, received time.Time) {
 	log := r.logJob(e, job)
 	jc := gitlab.JobCredentials{URL: e.url, ID: job.ID, Token: job.Token}
 	// Reporting outlives shutdown aborts: an aborted job must still reach GitLab as failed.
@@ -45,7 +45,7 @@ func (r *Runner) runJob(e *entry, job *jobspec.Job, received time.Time) {
 
 // conclude sends the job's final state unless the pod did, GitLab dropped the job or the
 // job was left to its pod, and counts the job as finished.
-func (r *Runner) conclude(ctx context.Context, e *entry, job *jobspec.Job, jc gitlab.JobCredentials, res jobspec.Result, out outcome, started time.Time, log *slog.Logger) {
+func (r *Manager) conclude(ctx context.Context, e *entry, job *jobspec.Job, jc gitlab.JobCredentials, res jobspec.Result, out outcome, started time.Time, log *slog.Logger) {
 	if out.left {
 		log.Info("job left to its pod: a runner that starts later adopts it")
 		return
@@ -65,7 +65,7 @@ func (r *Runner) conclude(ctx context.Context, e *entry, job *jobspec.Job, jc gi
 
 // accept is the second phase of the job commit: PUT state=running. A conflict means another
 // manager of the same runner took the job, which is normal with several managers.
-func (r *Runner) accept(ctx context.Context, e *entry, jc gitlab.JobCredentials, log *slog.Logger) bool {
+func (r *Manager) accept(ctx context.Context, e *entry, jc gitlab.JobCredentials, log *slog.Logger) bool {
 	res, err := r.update(ctx, e.coord, jc, gitlab.UpdateJobRequest{State: gitlab.StateRunning}, r.traceInterval())
 	switch {
 	case err != nil:
@@ -94,7 +94,7 @@ type outcome struct {
 
 // execute runs the job with its trace: the runner's lines before the pod, the pod's part
 // shipped by the pod, and the runner's lines after it when the runner reports.
-func (r *Runner) execute(ctx context.Context, e *entry, job *jobspec.Job, jc gitlab.JobCredentials, received time.Time, log *slog.Logger) (jobspec.Result, outcome) {
+func (r *Manager) execute(ctx context.Context, e *entry, job *jobspec.Job, jc gitlab.JobCredentials, received time.Time, log *slog.Logger) (jobspec.Result, outcome) {
 	t := r.newJobTrace(ctx, e, job, jc, received, log)
 	defer t.close()
 	first, err := t.h.newLeg(0, 0)
@@ -112,7 +112,7 @@ func (r *Runner) execute(ctx context.Context, e *entry, job *jobspec.Job, jc git
 // jobTrace is the trace side of one job: the handoff the executor writes to, the legs the
 // runner ships itself, and the context through which a cancel or timeout stops the executor.
 type jobTrace struct {
-	r          *Runner
+	r          *Manager
 	h          *handoff
 	legs       []*leg
 	log        *slog.Logger
@@ -121,7 +121,7 @@ type jobTrace struct {
 	graceful   chan struct{}
 }
 
-func (r *Runner) newJobTrace(ctx context.Context, e *entry, job *jobspec.Job, jc gitlab.JobCredentials, received time.Time, log *slog.Logger) *jobTrace {
+func (r *Manager) newJobTrace(ctx context.Context, e *entry, job *jobspec.Job, jc gitlab.JobCredentials, received time.Time, log *slog.Logger) *jobTrace {
 	// Everything that stops the executor early goes through execCtx with a cause.
 	t := &jobTrace{r: r, log: log, graceful: make(chan struct{})}
 	t.execCtx, t.cancelExec = context.WithCancelCause(r.jobs)
@@ -174,7 +174,7 @@ func (t *jobTrace) finish(ctx context.Context, res jobspec.Result) (jobspec.Resu
 	if errors.Is(res.Err, jobspec.ErrLeftToPod) {
 		return res, outcome{left: true, interval: r.traceInterval()}
 	}
-	res = explain(res, context.Cause(t.execCtx))
+	res = classifyShutdownAbort(res, context.Cause(t.execCtx))
 	if err := t.h.settle(ctx); err != nil {
 		log.Error("trace not taken back from the pod", "err", err)
 	}
@@ -204,7 +204,7 @@ func (t *jobTrace) finish(ctx context.Context, res jobspec.Result) (jobspec.Resu
 
 // runExecutor applies the job's timeout and keeps an executor panic from taking every other
 // job down with it.
-func (r *Runner) runExecutor(ctx context.Context, e *entry, job *jobspec.Job, log io.Writer, graceful <-chan struct{}, logger *slog.Logger) (res jobspec.Result) {
+func (r *Manager) runExecutor(ctx context.Context, e *entry, job *jobspec.Job, log io.Writer, graceful <-chan struct{}, logger *slog.Logger) (res jobspec.Result) {
 	if t := job.RunnerInfo.Timeout; t > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, time.Duration(t)*time.Second, errTimeout)
@@ -222,7 +222,7 @@ func (r *Runner) runExecutor(ctx context.Context, e *entry, job *jobspec.Job, lo
 
 // survivePanic, deferred around an executor call, turns its panic into a system failure of
 // that one job, so it does not take every other job down with it.
-func (r *Runner) survivePanic(logger *slog.Logger, res *jobspec.Result) {
+func (r *Manager) survivePanic(logger *slog.Logger, res *jobspec.Result) {
 	if p := recover(); p != nil {
 		logger.Error("executor panicked", "stack", string(debug.Stack()))
 		r.metrics.Error("error")
@@ -230,9 +230,9 @@ func (r *Runner) survivePanic(logger *slog.Logger, res *jobspec.Result) {
 	}
 }
 
-// explain turns an executor failure caused by the runner's own abort into runner_system_failure,
+// classifyShutdownAbort turns an executor failure caused by the runner's own abort into runner_system_failure,
 // as gitlab-runner reports jobs it aborted at shutdown.
-func explain(res jobspec.Result, cause error) jobspec.Result {
+func classifyShutdownAbort(res jobspec.Result, cause error) jobspec.Result {
 	if res.Success() || !errors.Is(cause, errShutdown) {
 		return res
 	}
@@ -254,7 +254,7 @@ func outputLimit(kib int) int64 {
 	return int64(kib) * 1024
 }
 
-func (r *Runner) traceInterval() time.Duration {
+func (r *Manager) traceInterval() time.Duration {
 	if r.timing.TraceInterval > 0 {
 		return r.timing.TraceInterval
 	}
@@ -266,7 +266,7 @@ func (r *Runner) traceInterval() time.Duration {
 const podMaxLag = 8 << 20
 
 // podTrace is how a job pod ships its trace: at the runner's pace, within its output limit.
-func (r *Runner) podTrace(limit int64) jobpod.Trace {
+func (r *Manager) podTrace(limit int64) jobpod.Trace {
 	return jobpod.Trace{
 		Limit:       limit,
 		IntervalMS:  r.timing.TraceInterval.Milliseconds(),

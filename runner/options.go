@@ -11,15 +11,15 @@ import (
 	"github.com/kuberunner/kuberunner/metrics"
 )
 
-// Options wire a Runner. Config, Coordinator, Executor and Metrics are required.
+// Options wire a Manager. Config, GitLab, Executor and Metrics are required.
 type Options struct {
-	Config      *config.Config
-	Coordinator func(config.Runner) (Coordinator, error) // one per runner entry
-	Executor    func(config.Runner) (Executor, error)
-	Metrics     *metrics.Metrics
-	Logger      *slog.Logger
-	SystemID    string
-	TraceDir    string // temp dir for trace buffers
+	Config   *config.Config
+	GitLab   func(config.Runner) (GitLab, error) // one per runner entry
+	Executor func(config.Runner) (Executor, error)
+	Metrics  *metrics.Metrics
+	Logger   *slog.Logger
+	SystemID string
+	TraceDir string // temp dir for trace buffers
 	// Version is printed in each job's trace ("Running with kuberunner <Version>").
 	Version string
 	// Timing holds the protocol's intervals and retry bounds; zero fields take
@@ -77,8 +77,8 @@ func (o Options) validate() error {
 	} else if len(o.Config.Runners) == 0 {
 		errs = append(errs, errors.New("config has no runners"))
 	}
-	if o.Coordinator == nil {
-		errs = append(errs, errors.New("no coordinator factory"))
+	if o.GitLab == nil {
+		errs = append(errs, errors.New("no GitLab client factory"))
 	}
 	if o.Executor == nil {
 		errs = append(errs, errors.New("no executor factory"))

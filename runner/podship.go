@@ -34,7 +34,7 @@ type PodShipOptions struct {
 	JobDir         string // jobpod.JobDir
 	TraceDir       string // jobpod.TraceDir
 	TerminationLog string // jobpod.TerminationLog
-	Coordinator    Coordinator
+	GitLab         GitLab
 	// Log is the shipper's own log (its container log): never job output.
 	Log *slog.Logger
 }
@@ -139,7 +139,7 @@ func newPodShip(o PodShipOptions) (*podShip, error) {
 	}.withDefaults()
 	interval := cmp.Or(timing.TraceInterval, defaultTraceInterval)
 	jc := gitlab.JobCredentials{URL: p.cfg.GitLabURL, ID: p.job.ID, Token: p.job.Token}
-	p.sh = newShipper(o.Coordinator, jc, src, timing, interval, o.Log, t.Offset, t.CRC)
+	p.sh = newShipper(o.GitLab, jc, src, timing, interval, o.Log, t.Offset, t.CRC)
 	if p.state.Offset > t.Offset {
 		p.sh.sent, p.sh.crc = p.state.Offset, p.state.CRC
 	}

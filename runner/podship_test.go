@@ -81,7 +81,7 @@ func (d podDirs) state(t *testing.T) jobpod.ShipperState {
 func startShipPod(t *testing.T, coord *fakeCoord, d podDirs) (stop chan struct{}, done chan error) {
 	stop, done = make(chan struct{}), make(chan error, 1)
 	go func() {
-		done <- ShipPod(waitCtx(t), stop, PodShipOptions{JobDir: d.job, TraceDir: d.trace, TerminationLog: d.term, Coordinator: coord})
+		done <- ShipPod(waitCtx(t), stop, PodShipOptions{JobDir: d.job, TraceDir: d.trace, TerminationLog: d.term, GitLab: coord})
 	}()
 	return stop, done
 }

@@ -13,7 +13,7 @@ import (
 // poll is one of a runner's RequestConcurrency pollers. It holds a slot before each request,
 // so a runner at its limit (or the process at concurrent) does not ask GitLab for work it
 // could not start; a job carries the slot away and the poller asks again at once.
-func (r *Runner) poll(ctx context.Context, e *entry, n int) {
+func (r *Manager) poll(ctx context.Context, e *entry, n int) {
 	log := r.log.With("runner", e.name, "poller", n)
 	var lastUpdate string
 	failures := 0  // failed requests in a row: the backoff's exponent
@@ -86,7 +86,7 @@ func (r *Runner) poll(ctx context.Context, e *entry, n int) {
 
 // startJob hands the job to its own goroutine, which owns the slot until the job is reported.
 // The job holds e too, so a runner removed by a reload keeps its executor until the job is over.
-func (r *Runner) startJob(e *entry, job *jobspec.Job, s *slot, received time.Time) {
+func (r *Manager) startJob(e *entry, job *jobspec.Job, s *slot, received time.Time) {
 	r.hold(e)
 	r.jobsWG.Go(func() {
 		defer r.idle(e)
@@ -111,6 +111,6 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // logJob returns the logger for one job: never with its token.
-func (r *Runner) logJob(e *entry, job *jobspec.Job) *slog.Logger {
+func (r *Manager) logJob(e *entry, job *jobspec.Job) *slog.Logger {
 	return r.log.With("runner", e.name, "job", job.ID, "project", job.JobInfo.ProjectFullPath)
 }

@@ -13,7 +13,7 @@ import (
 // rejectJob fails at once a job whose payload this runner cannot read but whose id and token
 // it could: the job is already assigned here, and otherwise it would sit until its timeout.
 // The reason goes into the trace, so the user sees why. It owns s until done.
-func (r *Runner) rejectJob(e *entry, jc gitlab.JobCredentials, cause error, s *slot) {
+func (r *Manager) rejectJob(e *entry, jc gitlab.JobCredentials, cause error, s *slot) {
 	log := r.log.With("runner", e.name, "job", jc.ID)
 	log.Error("failing a job with an unreadable payload", "err", cause)
 	r.metrics.Error("error")

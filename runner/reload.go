@@ -15,12 +15,12 @@ type Reconfigurer interface {
 	Reconfigure(rc config.Runner) error
 }
 
-// Reload applies c, a configuration that loaded and validated, to the Runner as it runs,
+// Reload applies c, a configuration that loaded and validated, to the Manager as it runs,
 // and logs one line per change. A runner is the same runner when it has the same name:
 // the name labels its pods, names its Lease and its metrics, and is unique in a file,
 // while its token changes at every rotation. gitlab-runner goes by the token because its
 // file has no such key. So:
-//   - a name new to the Runner starts polling at once;
+//   - a name new to the Manager starts polling at once;
 //   - a name gone stops polling; its running jobs finish and are reported, then its
 //     executor is closed. Back under the same name before then, it polls again;
 //   - a name kept keeps its jobs; concurrent, limit, request_concurrency, check_interval
@@ -31,7 +31,7 @@ type Reconfigurer interface {
 //
 // The error lists what could not be applied (a new runner whose executor cannot be built,
 // Kubernetes settings the executor refused); everything else is applied regardless.
-func (r *Runner) Reload(c *config.Config) (changes int, err error) {
+func (r *Manager) Reload(c *config.Config) (changes int, err error) {
 	var retired []*entry
 	defer func() {
 		for _, e := range retired {
@@ -82,7 +82,7 @@ func (r *Runner) Reload(c *config.Config) (changes int, err error) {
 }
 
 // entryLocked is the entry called name, removed or not, nil if none.
-func (r *Runner) entryLocked(name string) *entry {
+func (r *Manager) entryLocked(name string) *entry {
 	for _, e := range r.entries {
 		if e.name == name {
 			return e
@@ -92,7 +92,7 @@ func (r *Runner) entryLocked(name string) *entry {
 }
 
 // reloadSettings applies the global settings. Called with r.mu held.
-func (r *Runner) reloadSettings(c *config.Config, note func(string, ...any)) {
+func (r *Manager) reloadSettings(c *config.Config, note func(string, ...any)) {
 	old, st := r.settings.Load(), settingsOf(c)
 	if st.leaveJobs != old.leaveJobs {
 		// Which jobs the executors adopt was decided at start.
@@ -115,7 +115,7 @@ func (r *Runner) reloadSettings(c *config.Config, note func(string, ...any)) {
 
 // updateEntry applies rc to the entry of the same name, bringing it back if it was
 // removed. Called with r.mu held.
-func (r *Runner) updateEntry(e *entry, rc config.Runner, note func(string, ...any)) error {
+func (r *Manager) updateEntry(e *entry, rc config.Runner, note func(string, ...any)) error {
 	old := e.conf()
 	log := r.log.With("runner", e.name)
 	for _, f := range [...]struct {
@@ -168,7 +168,7 @@ func (r *Runner) updateEntry(e *entry, rc config.Runner, note func(string, ...an
 
 // noteLimits logs the changes that take effect by being read: request_concurrency (the
 // caller starts or stops pollers), output_limit and the unhealthy pause.
-func (r *Runner) noteLimits(name string, old, rc *config.Runner, note func(string, ...any)) {
+func (r *Manager) noteLimits(name string, old, rc *config.Runner, note func(string, ...any)) {
 	for _, f := range [...]struct {
 		key      string
 		old, new any
@@ -185,7 +185,7 @@ func (r *Runner) noteLimits(name string, old, rc *config.Runner, note func(strin
 }
 
 // reconfigure hands new Kubernetes settings to e's executor for its next jobs.
-func (r *Runner) reconfigure(e *entry, rc config.Runner) error {
+func (r *Manager) reconfigure(e *entry, rc config.Runner) error {
 	rec, ok := e.exec.(Reconfigurer)
 	if !ok {
 		return fmt.Errorf("runner %s: kubernetes settings not changed: its executor takes them only at a restart", e.name)

@@ -76,7 +76,7 @@ func TestReloadRemovesRunnerWhileItsJobRuns(t *testing.T) {
 		{Data: "started\n"}, {Gate: gate, Data: "finished after the reload\n"},
 	}}}}
 	h := newHarness(t, testConfig(testRunnerEntry("r1")), old, exec.Executor, func(o *Options) {
-		o.Coordinator = func(rc config.Runner) (Coordinator, error) {
+		o.GitLab = func(rc config.Runner) (GitLab, error) {
 			if rc.Name == "r2" {
 				return other, nil
 			}
@@ -241,7 +241,7 @@ func TestReloadOfTheRotationsOwnWrite(t *testing.T) {
 	rc.TokenObtainedAt = now.Add(-3 * time.Hour).Format(time.RFC3339)
 	rc.TokenExpiresAt = now.Add(time.Hour).Format(time.RFC3339)
 	h := newHarness(t, testConfig(rc), coord.fakeCoord, &runnertest.Executor{}, func(o *Options) {
-		o.Coordinator = func(config.Runner) (Coordinator, error) { return coord, nil }
+		o.GitLab = func(config.Runner) (GitLab, error) { return coord, nil }
 		o.SaveToken = saves.save
 	})
 	h.start(t)

@@ -14,7 +14,7 @@ import (
 // server's trace interval on 202 (trace not finalised yet), until accepted or refused
 // (403/404/409), at least Timing.ReportTries times and for as long as the job's own timeout:
 // a coordinator outage at the wrong moment must not lose the job's end.
-func (r *Runner) report(ctx context.Context, coord Coordinator, jc gitlab.JobCredentials, req gitlab.UpdateJobRequest, interval, patience time.Duration) error {
+func (r *Manager) report(ctx context.Context, coord GitLab, jc gitlab.JobCredentials, req gitlab.UpdateJobRequest, interval, patience time.Duration) error {
 	res, err := updateJob(ctx, coord, jc, req, interval, r.timing, time.Now().Add(patience))
 	if err != nil {
 		return err
@@ -27,13 +27,13 @@ func (r *Runner) report(ctx context.Context, coord Coordinator, jc gitlab.JobCre
 
 // update sends one PUT /jobs/:id until it gets a final answer (accepted, abort or conflict),
 // trying at most Timing.ReportTries times. It returns the last answer.
-func (r *Runner) update(ctx context.Context, coord Coordinator, jc gitlab.JobCredentials, req gitlab.UpdateJobRequest, interval time.Duration) (gitlab.UpdateJobResult, error) {
+func (r *Manager) update(ctx context.Context, coord GitLab, jc gitlab.JobCredentials, req gitlab.UpdateJobRequest, interval time.Duration) (gitlab.UpdateJobResult, error) {
 	return updateJob(ctx, coord, jc, req, interval, r.timing, time.Time{})
 }
 
 // updateJob is update with explicit timing, for the pod's shipper too; it keeps trying past
 // Timing.ReportTries until the time until.
-func updateJob(ctx context.Context, coord Coordinator, jc gitlab.JobCredentials, req gitlab.UpdateJobRequest, interval time.Duration, timing Timing, until time.Time) (gitlab.UpdateJobResult, error) {
+func updateJob(ctx context.Context, coord GitLab, jc gitlab.JobCredentials, req gitlab.UpdateJobRequest, interval time.Duration, timing Timing, until time.Time) (gitlab.UpdateJobResult, error) {
 	var (
 		res gitlab.UpdateJobResult
 		err error

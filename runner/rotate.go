@@ -14,7 +14,7 @@ import (
 // obtained when the configuration does not say (token_obtained_at missing): the rotation then
 // comes at 3/4 of what is left, never after the expiry, and a fleet restarting together does
 // not reset every token at once.
-func (r *Runner) rotate(ctx context.Context, e *entry, started time.Time) {
+func (r *Manager) rotate(ctx context.Context, e *entry, started time.Time) {
 	log := r.log.With("runner", e.name)
 	resetter, canReset := e.coord.(TokenResetter)
 	for {
@@ -58,7 +58,7 @@ func rotationTime(obtained, expires time.Time) time.Time {
 }
 
 // rotateOnce resets e's token, swaps the new one in for the pollers and saves it.
-func (r *Runner) rotateOnce(ctx context.Context, e *entry, resetter TokenResetter, log *slog.Logger) error {
+func (r *Manager) rotateOnce(ctx context.Context, e *entry, resetter TokenResetter, log *slog.Logger) error {
 	old := e.token.Load()
 	// Saving the token in use first proves the configuration can be written now: GitLab
 	// revokes the old token as it answers, and a new one that is not saved is lost at the
@@ -82,7 +82,7 @@ func (r *Runner) rotateOnce(ctx context.Context, e *entry, resetter TokenResette
 
 // persist saves a rotated token, retrying until it is saved or ctx ends: the process goes on
 // with the new token either way, but until it is saved a restart would use the revoked one.
-func (r *Runner) persist(ctx context.Context, e *entry, tok *runnerToken, log *slog.Logger) {
+func (r *Manager) persist(ctx context.Context, e *entry, tok *runnerToken, log *slog.Logger) {
 	for failures := 0; ; failures++ {
 		err := r.save(e, tok)
 		if err == nil {
@@ -97,6 +97,6 @@ func (r *Runner) persist(ctx context.Context, e *entry, tok *runnerToken, log *s
 	}
 }
 
-func (r *Runner) save(e *entry, tok *runnerToken) error {
+func (r *Manager) save(e *entry, tok *runnerToken) error {
 	return r.saveToken(e.name, tok.creds.Token, tok.obtained, tok.expires)
 }

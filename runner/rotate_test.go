@@ -356,7 +356,7 @@ func TestNewRefusesBadTokenDates(t *testing.T) {
 	rc := testRunnerEntry("r1")
 	rc.TokenObtainedAt = "yesterday"
 	opts := testOptions(t, testConfig(rc), &testio.Buffer{}, metrics.New(prometheus.NewRegistry(), "test", "test"))
-	opts.Coordinator = func(config.Runner) (Coordinator, error) { return newFakeCoord(), nil }
+	opts.GitLab = func(config.Runner) (GitLab, error) { return newFakeCoord(), nil }
 	opts.Executor = func(config.Runner) (Executor, error) { return &runnertest.Executor{}, nil }
 	if _, err := New(opts); err == nil || !strings.Contains(err.Error(), "token_obtained_at") {
 		t.Errorf("New = %v, want an error naming token_obtained_at", err)

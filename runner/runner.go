@@ -14,8 +14,8 @@ import (
 	"github.com/kuberunner/kuberunner/metrics"
 )
 
-// Runner serves every runner entry of the configuration: its pollers, its jobs and their traces.
-type Runner struct {
+// Manager serves every runner entry of the configuration: its pollers, its jobs and their traces.
+type Manager struct {
 	log      *slog.Logger
 	metrics  *metrics.Metrics
 	timing   Timing
@@ -23,7 +23,7 @@ type Runner struct {
 	version  string
 	traceDir string
 	systemID string
-	newCoord func(config.Runner) (Coordinator, error)
+	newCoord func(config.Runner) (GitLab, error)
 	newExec  func(config.Runner) (Executor, error)
 	// saveToken persists a rotated token (Options.SaveToken); nil: tokens are not rotated.
 	saveToken func(runner, token string, obtained, expires time.Time) error
@@ -58,7 +58,7 @@ type Runner struct {
 var errShutdown = errors.New("the runner is shutting down")
 
 // New builds the coordinators and executors of every runner entry; it starts nothing.
-func New(opts Options) (*Runner, error) {
+func New(opts Options) (*Manager, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
@@ -71,14 +71,14 @@ func New(opts Options) (*Runner, error) {
 		version = "dev"
 	}
 	st := settingsOf(opts.Config)
-	r := &Runner{
+	r := &Manager{
 		log:       log,
 		metrics:   opts.Metrics,
 		timing:    opts.Timing.withDefaults(),
 		version:   version,
 		traceDir:  opts.TraceDir,
 		systemID:  opts.SystemID,
-		newCoord:  opts.Coordinator,
+		newCoord:  opts.GitLab,
 		newExec:   opts.Executor,
 		saveToken: opts.SaveToken,
 		global:    newSlots(st.concurrent),
@@ -101,7 +101,7 @@ func New(opts Options) (*Runner, error) {
 // stops polling at once and either leaves running jobs to their pods (shutdown_jobs: leave)
 // or, as GitLab Runner does, lets them finish for up to ShutdownTimeout, then aborts them and
 // reports them failed with runner_system_failure. Returns when every job is reported or left.
-func (r *Runner) Run(ctx context.Context) error {
+func (r *Manager) Run(ctx context.Context) error {
 	if !r.started.CompareAndSwap(false, true) {
 		return errors.New("runner: Run called twice")
 	}
@@ -160,7 +160,7 @@ func (r *Runner) Run(ctx context.Context) error {
 
 // Abort cancels running jobs now and stops polling; they are still reported, as failed with
 // runner_system_failure. It is the second SIGTERM/SIGINT. Safe to call more than once.
-func (r *Runner) Abort() {
+func (r *Manager) Abort() {
 	r.abortOnce.Do(func() {
 		r.log.Debug("aborting running jobs")
 		r.stop()
@@ -170,7 +170,7 @@ func (r *Runner) Abort() {
 }
 
 // stop marks the runner stopping: no poller and no adoption adds a job from now on.
-func (r *Runner) stop() {
+func (r *Manager) stop() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.stopping.Store(true)
@@ -178,7 +178,7 @@ func (r *Runner) stop() {
 }
 
 // Ready serves /health/ready: nil once polling has started and while not shutting down.
-func (r *Runner) Ready() error {
+func (r *Manager) Ready() error {
 	if !r.polling.Load() && !r.stopping.Load() {
 		return errors.New("not polling yet")
 	}
@@ -188,7 +188,7 @@ func (r *Runner) Ready() error {
 	return nil
 }
 
-func (r *Runner) shutdownBegun() bool {
+func (r *Manager) shutdownBegun() bool {
 	done := r.runDone.Load()
 	if done == nil {
 		return false

@@ -23,7 +23,7 @@ type traceSource interface {
 // runner's only way to learn that GitLab cancelled the job. One goroutine (run) owns every
 // field below the callbacks until done is closed; flush hands over the final results.
 type shipper struct {
-	coord    Coordinator
+	coord    GitLab
 	jc       gitlab.JobCredentials
 	src      traceSource
 	timing   Timing
@@ -237,7 +237,7 @@ func (s *shipper) abort(why string) {
 
 // newShipper ships src from start on; crc is the crc32 of the trace before start. Set the
 // callbacks before starting run.
-func newShipper(coord Coordinator, jc gitlab.JobCredentials, src traceSource, timing Timing, interval time.Duration, log *slog.Logger, start int64, crc uint32) *shipper {
+func newShipper(coord GitLab, jc gitlab.JobCredentials, src traceSource, timing Timing, interval time.Duration, log *slog.Logger, start int64, crc uint32) *shipper {
 	return &shipper{
 		coord: coord, jc: jc, src: src, timing: timing, interval: interval, log: log,
 		sent: start, start: start, startCRC: crc, crc: crc,

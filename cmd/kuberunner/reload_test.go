@@ -159,7 +159,7 @@ func TestRotationWriteIsNoReload(t *testing.T) {
 	rl.level.Set(slog.LevelDebug)
 	m := metrics.New(prometheus.NewRegistry(), "test", "test")
 	r, err := runner.New(runner.Options{
-		Config: rl.running, Coordinator: coordinatorFor(m), Metrics: m, Logger: rl.log,
+		Config: rl.running, GitLab: gitlabClientFor(m), Metrics: m, Logger: rl.log,
 		Executor: func(config.Runner) (runner.Executor, error) { return &runnertest.Executor{}, nil },
 		SystemID: "s_0123456789ab", TraceDir: t.TempDir(),
 		SaveToken: rl.file.tokenSaver(),

@@ -74,15 +74,15 @@ func run(ctx context.Context, cmd *cli.Command) error {
 	metrics.RegisterKubeAPI(reg)
 	saved := &configFile{path: path, c: file}
 	r, err := runner.New(runner.Options{
-		Config:      cfg,
-		Coordinator: coordinatorFor(m),
-		Executor:    newReplicaExecutor,
-		Metrics:     m,
-		Logger:      logger,
-		SystemID:    systemID,
-		TraceDir:    os.TempDir(),
-		Version:     version,
-		SaveToken:   saved.tokenSaver(),
+		Config:    cfg,
+		GitLab:    gitlabClientFor(m),
+		Executor:  newReplicaExecutor,
+		Metrics:   m,
+		Logger:    logger,
+		SystemID:  systemID,
+		TraceDir:  os.TempDir(),
+		Version:   version,
+		SaveToken: saved.tokenSaver(),
 	})
 	if err != nil {
 		return err
@@ -139,8 +139,8 @@ func handleSignals(ctx context.Context, graceful context.CancelFunc, abort func(
 	}
 }
 
-func coordinatorFor(m *metrics.Metrics) func(config.Runner) (runner.Coordinator, error) {
-	return func(rc config.Runner) (runner.Coordinator, error) {
+func gitlabClientFor(m *metrics.Metrics) func(config.Runner) (runner.GitLab, error) {
+	return func(rc config.Runner) (runner.GitLab, error) {
 		return gitlab.New(gitlab.Options{
 			Version:  version,
 			Revision: revision,

@@ -63,5 +63,5 @@ func shipAction(ctx context.Context, _ *cli.Command) error {
 		close(stop)
 	}()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	return runner.ShipPod(ctx, stop, runner.PodShipOptions{Coordinator: client, Log: log})
+	return runner.ShipPod(ctx, stop, runner.PodShipOptions{GitLab: client, Log: log})
 }

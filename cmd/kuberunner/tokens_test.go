@@ -94,14 +94,14 @@ func TestRunRotatesTokenIntoConfigFile(t *testing.T) {
 
 	m := metrics.New(prometheus.NewRegistry(), "test", "test")
 	r, err := runner.New(runner.Options{
-		Config:      withOverrides(file, "", "", ""),
-		Coordinator: coordinatorFor(m),
-		Executor:    func(config.Runner) (runner.Executor, error) { return &runnertest.Executor{}, nil },
-		Metrics:     m,
-		Logger:      slog.New(slog.DiscardHandler),
-		SystemID:    "s_0123456789ab",
-		TraceDir:    t.TempDir(),
-		SaveToken:   (&configFile{path: path, c: file}).tokenSaver(),
+		Config:    withOverrides(file, "", "", ""),
+		GitLab:    gitlabClientFor(m),
+		Executor:  func(config.Runner) (runner.Executor, error) { return &runnertest.Executor{}, nil },
+		Metrics:   m,
+		Logger:    slog.New(slog.DiscardHandler),
+		SystemID:  "s_0123456789ab",
+		TraceDir:  t.TempDir(),
+		SaveToken: (&configFile{path: path, c: file}).tokenSaver(),
 	})
 	if err != nil {
 		t.Fatal(err)
