@@ -9,7 +9,7 @@ STATICCHECK_VERSION := v0.8.2
 # builds stamp in, for `helm version` and .Capabilities.HelmVersion.
 HELM_VERSION := v3.22.0
 
-.PHONY: build test unit lint e2e check demo demo-small cluster-up cluster-down bench tools
+.PHONY: build test unit lint e2e check demo demo-small cluster-up cluster-down bench rss-report tools
 
 # Static binaries: kuberunner also runs inside job pods (copied in by the prepare step), whatever
 # the image's libc; kubectl-kuberunner is the kubectl plugin (put it on PATH: `kubectl kuberunner`).
@@ -83,3 +83,9 @@ bench:
 	else \
 		echo "end-to-end benchmark not run: no local cluster is up (make cluster-up, then make bench)"; \
 	fi
+
+# rss-report: the resident memory of the binary `make build` makes, without a cluster: after
+# package initialisation, and `run` idle with one runner against an in-process coordinator and
+# a fake API server (the target: under 40 MiB idle).
+rss-report: build
+	go run ./internal/rssreport -bin ./kuberunner
