@@ -11,10 +11,12 @@ HELM_VERSION := v3.22.0
 
 .PHONY: build test unit lint e2e check demo demo-small cluster-up cluster-down bench rss-report tools
 
-# Static binaries: kuberunner also runs inside job pods (copied in by the prepare step), whatever
-# the image's libc; kubectl-kuberunner is the kubectl plugin (put it on PATH: `kubectl kuberunner`).
+# Static binaries: kuberunner is the runner; kuberunner-agent runs inside job pods (the prepare
+# step copies it in), whatever the image's libc, and is apart so that the runner does not link
+# the BuildKit client; kubectl-kuberunner is the kubectl plugin (put it on PATH: `kubectl kuberunner`).
 build:
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o kuberunner ./cmd/kuberunner
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o kuberunner-agent ./cmd/kuberunner-agent
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o kubectl-kuberunner ./cmd/kubectl-kuberunner
 
 tools: $(GOBIN)/staticcheck $(GOBIN)/helm

@@ -8,12 +8,13 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/kuberunner/kuberunner/buildkit"
+	"github.com/kuberunner/kuberunner/buildkit/builder"
 )
 
 // parseBuild runs `kuberunner build ARGS` up to the options, with env as the environment.
-func parseBuild(t *testing.T, env map[string]string, args ...string) buildkit.BuildOptions {
+func parseBuild(t *testing.T, env map[string]string, args ...string) builder.BuildOptions {
 	t.Helper()
-	var got buildkit.BuildOptions
+	var got builder.BuildOptions
 	cmd := buildCommand()
 	cmd.Action = func(_ context.Context, cmd *cli.Command) error {
 		var err error
@@ -42,7 +43,7 @@ func TestBuildFlagsKeepCommas(t *testing.T) {
 	if diff := cmp.Diff(map[string]string{"tags": "x,y"}, o.Labels); diff != "" {
 		t.Errorf("labels (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]buildkit.Secret{{ID: "npm", Env: "TOKEN"}}, o.Secrets); diff != "" {
+	if diff := cmp.Diff([]builder.Secret{{ID: "npm", Env: "TOKEN"}}, o.Secrets); diff != "" {
 		t.Errorf("secrets (-want +got):\n%s", diff)
 	}
 	if o.Context != "ctx" || o.Target != "final" || !o.Push {
