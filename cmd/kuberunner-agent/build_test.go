@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/kuberunner/kuberunner/buildkit"
 	"github.com/kuberunner/kuberunner/buildkit/builder"
+	"github.com/kuberunner/kuberunner/internal/climain"
 )
 
 // parseBuild runs `kuberunner build ARGS` up to the options, with env as the environment.
@@ -75,8 +78,9 @@ func TestBuildUsageErrorsExit2(t *testing.T) {
 		{"build", "--secret", "env=X", "."},
 		{"tag", "only-src"},
 	} {
-		if _, errOut, code := runCLI(t, args...); code != 2 {
-			t.Errorf("%v: exit %d, want 2 (%s)", args, code, errOut)
+		var errOut bytes.Buffer
+		if code := climain.Run(newApp(io.Discard, &errOut), append([]string{"kuberunner"}, args...), &errOut); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (%s)", args, code, errOut.String())
 		}
 	}
 }

@@ -7,7 +7,6 @@
 package main
 
 import (
-	"context"
 	"io"
 	"os"
 
@@ -25,20 +24,10 @@ var (
 func main() { os.Exit(climain.Run(newApp(os.Stdout, os.Stderr), os.Args, os.Stderr)) }
 
 func newApp(stdout, stderr io.Writer) *cli.Command {
-	return climain.KeepCommas(&cli.Command{
+	return climain.App(&cli.Command{
 		// Named as job scripts call it: kuberunner build, kuberunner tag.
-		Name:      "kuberunner",
-		Usage:     "kuberunner's agent inside a job pod: the job's steps, image builds and tags",
-		Version:   version,
-		Writer:    stdout,
-		ErrWriter: stderr,
-		// Errors are returned to main (and to tests) instead of exiting inside the library.
-		ExitErrHandler: func(context.Context, *cli.Command, error) {},
-		Commands: []*cli.Command{
-			stepCommand(),
-			buildCommand(),
-			tagCommand(),
-			climain.VersionCommand(version, revision),
-		},
-	})
+		Name:     "kuberunner",
+		Usage:    "kuberunner's agent inside a job pod: the job's steps, image builds and tags",
+		Commands: []*cli.Command{stepCommand(), buildCommand(), tagCommand()},
+	}, stdout, stderr, version, revision)
 }

@@ -2,15 +2,22 @@ package main
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/kuberunner/kuberunner/internal/climain"
 )
 
-// runCLI runs the app as main does and returns its output and the process exit code.
-func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	code = climain.Run(newApp(&out, &errOut), append([]string{"kuberunner"}, args...), &errOut)
-	return out.String(), errOut.String(), code
+// TestAgentServesWhatPodsCall: the pod spec runs `step prepare`, `step ship` and (as
+// /kr/bin/kuberunner) `step run`; job scripts call build and tag.
+func TestAgentServesWhatPodsCall(t *testing.T) {
+	for _, args := range [][]string{
+		{"step", "prepare", "--help"}, {"step", "run", "--help"}, {"step", "ship", "--help"},
+		{"build", "--help"}, {"tag", "--help"}, {"version"},
+	} {
+		var out, errOut bytes.Buffer
+		if code := climain.Run(newApp(&out, &errOut), append([]string{"kuberunner"}, args...), &errOut); code != 0 {
+			t.Errorf("%s: exit %d: %s", strings.Join(args, " "), code, errOut.String())
+		}
+	}
 }

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"io"
 	"os"
 
@@ -21,20 +20,15 @@ var (
 func main() { os.Exit(climain.Run(newApp(os.Stdout, os.Stderr), os.Args, os.Stderr)) }
 
 func newApp(stdout, stderr io.Writer) *cli.Command {
-	return climain.KeepCommas(&cli.Command{
-		Name:    "kuberunner",
-		Usage:   "a GitLab CI runner that runs every job as a Kubernetes pod",
-		Version: version,
+	return climain.App(&cli.Command{
+		Name:  "kuberunner",
+		Usage: "a GitLab CI runner that runs every job as a Kubernetes pod",
 		Description: `kuberunner registers with GitLab like gitlab-runner, polls for jobs and runs each job as
 one pod: the job image, services as sidecars, artifacts, caches and GitLab's timeout and
 cancel semantics. Configuration lives in one YAML file (--config).
 
 Every flag can also be set through the environment variable shown beside it
 (KUBERUNNER_*), which suits a Kubernetes Deployment.`,
-		Writer:    stdout,
-		ErrWriter: stderr,
-		// Errors are returned to main (and to tests) instead of exiting inside the library.
-		ExitErrHandler: func(context.Context, *cli.Command, error) {},
 		Commands: []*cli.Command{
 			runCommand(),
 			registerCommand(),
@@ -42,7 +36,6 @@ Every flag can also be set through the environment variable shown beside it
 			unregisterCommand(),
 			listCommand(),
 			pipelineCommand(),
-			climain.VersionCommand(version, revision),
 		},
-	})
+	}, stdout, stderr, version, revision)
 }

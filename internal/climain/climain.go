@@ -44,8 +44,18 @@ func KeepCommas(cmd *cli.Command) *cli.Command {
 	return cmd
 }
 
-// VersionCommand is `version`: the version and revision stamped in at build time.
-func VersionCommand(version, revision string) *cli.Command {
+// App completes a program's root command: output to stdout and stderr, errors returned to
+// main (and to tests) instead of exiting inside the library, commas kept in every command,
+// and --version and a `version` command that report the build's version and revision.
+func App(root *cli.Command, stdout, stderr io.Writer, version, revision string) *cli.Command {
+	root.Version = version
+	root.Writer, root.ErrWriter = stdout, stderr
+	root.ExitErrHandler = func(context.Context, *cli.Command, error) {}
+	root.Commands = append(root.Commands, versionCommand(version, revision))
+	return KeepCommas(root)
+}
+
+func versionCommand(version, revision string) *cli.Command {
 	return &cli.Command{
 		Name:  "version",
 		Usage: "print the version, revision and Go version",
