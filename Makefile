@@ -9,12 +9,14 @@ STATICCHECK_VERSION := v0.8.2
 # builds stamp in, for `helm version` and .Capabilities.HelmVersion.
 HELM_VERSION := v3.22.0
 
-.PHONY: build test unit lint e2e check demo demo-small cluster-up cluster-down bench bench-scale tools
+.PHONY: build test unit lint e2e check demo demo-small cluster-up cluster-down bench bench-scale rss-report tools
 
-# Static binaries: kuberunner also runs inside job pods (copied in by the prepare step), whatever
-# the image's libc; kubectl-kuberunner is the kubectl plugin (put it on PATH: `kubectl kuberunner`).
+# Static binaries: kuberunner is the runner; kuberunner-agent runs inside job pods (the prepare
+# step copies it in), whatever the image's libc, and is apart so that the runner does not link
+# the BuildKit client; kubectl-kuberunner is the kubectl plugin (put it on PATH: `kubectl kuberunner`).
 build:
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o kuberunner ./cmd/kuberunner
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o kuberunner-agent ./cmd/kuberunner-agent
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o kubectl-kuberunner ./cmd/kubectl-kuberunner
 
 tools: $(GOBIN)/staticcheck $(GOBIN)/helm
@@ -91,3 +93,9 @@ bench-scale:
 	@e2e/cluster/cluster status >/dev/null 2>&1 || { echo "no local cluster is up: make cluster-up, then make bench-scale"; exit 1; }
 	eval "$$(e2e/cluster/cluster env)" && export KUBECONFIG KR_KUBECTL KR_IMAGES_ENV && \
 		go test -tags e2e -run '^$$' -bench Scale -benchtime 1x -timeout 60m ./e2e/
+
+# rss-report: the resident memory of the binary `make build` makes, without a cluster: after
+# package initialisation, and `run` idle with one runner against an in-process coordinator and
+# a fake API server (the target: under 40 MiB idle).
+rss-report: build
+	go run ./internal/rssreport -bin ./kuberunner

@@ -12,10 +12,7 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
@@ -41,8 +38,8 @@ type Options struct {
 	Runner RunnerInfo
 	// Logger receives the executor's own problems (a failed sweep); default slog.Default().
 	Logger *slog.Logger
-	// Client replaces the clientset built from the config (tests pass a fake).
-	Client kubernetes.Interface
+	// Client replaces the client built from the config (tests pass a fake clientset).
+	Client Client
 	// Logs replaces the API server's pods/log.
 	Logs LogSource
 	// UnschedulableTimeout bounds how long a pod may stay unschedulable.
@@ -70,7 +67,7 @@ type Kubernetes struct {
 	pc      PodConfig
 	jobs    atomic.Pointer[PodConfig]
 	conn    connection
-	client  kubernetes.Interface
+	client  Client
 	api     APIServer
 	logs    LogSource
 	log     *slog.Logger
@@ -114,7 +111,7 @@ func NewKubernetes(rc config.Runner, opts Options) (*Kubernetes, error) {
 		if err != nil {
 			return nil, fmt.Errorf("runner %s: %w", rc.Name, err)
 		}
-		if client, err = newClientset(cfg); err != nil {
+		if client, err = newClient(cfg); err != nil {
 			return nil, fmt.Errorf("runner %s: %w", rc.Name, err)
 		}
 		if api.Host == "" {
@@ -199,16 +196,12 @@ func (k *Kubernetes) Close() {
 
 func (k *Kubernetes) startInformer() {
 	selector := labels.SelectorFromSet(RunnerSelector(k.pc.Runner.Name)).String()
-	factory := informers.NewSharedInformerFactoryWithOptions(k.client, 0,
-		informers.WithNamespace(k.pc.Namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = selector }))
-	pods := factory.Core().V1().Pods()
-	inf := pods.Informer()
+	inf := podInformer(k.client, k.pc.Namespace, selector)
 	// The only error is a handler added to a stopped informer; this one has not started.
 	_, _ = inf.AddEventHandler(k.feeds.handler())
-	k.pods = pods.Lister().Pods(k.pc.Namespace)
+	k.pods = corelisters.NewPodLister(inf.GetIndexer()).Pods(k.pc.Namespace)
 	k.synced = inf.HasSynced
-	factory.Start(k.stop)
+	go inf.Run(k.stop)
 }
 
 // RESTConfig is the connection the config names: its kubeconfig and context; with neither,
@@ -233,18 +226,6 @@ func RESTConfig(kc config.Kubernetes) (*rest.Config, error) {
 	return cfg, nil
 }
 
-func newClientset(cfg *rest.Config) (kubernetes.Interface, error) {
-	cfg = rest.CopyConfig(cfg)
-	// Many jobs each follow two logs and make a handful of calls; client-go's default of
-	// 5 requests per second would queue them.
-	cfg.QPS, cfg.Burst = 50, 100
-	c, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes client for %s: %w", cfg.Host, err)
-	}
-	return c, nil
-}
-
 // apiServerOf is the address and CA deploy jobs use: the runner's own. In a cluster that is
 // the kubernetes Service, which pods reach; a runner outside the cluster must use an address
 // pods can reach too (the local cluster's is the node's).
@@ -261,7 +242,7 @@ func apiServerOf(cfg *rest.Config) (APIServer, error) {
 }
 
 // apiLogs reads logs through the API server.
-type apiLogs struct{ c kubernetes.Interface }
+type apiLogs struct{ c Client }
 
 func (a apiLogs) Stream(ctx context.Context, namespace, pod string, opts *corev1.PodLogOptions) (io.ReadCloser, error) {
 	return a.c.CoreV1().Pods(namespace).GetLogs(pod, opts).Stream(ctx)

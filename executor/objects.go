@@ -12,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/kuberunner/kuberunner/executor/jobpod"
 )
@@ -22,7 +21,7 @@ import (
 // a kubeconfig) and the RoleBinding (owned by the ServiceAccount); then the Secret; then the
 // pod, which becomes the Secret's owner so the garbage collector removes the Secret with the
 // pod. Whatever fails, what was created is deleted at once.
-func createJobObjects(ctx context.Context, c kubernetes.Interface, o *JobObjects, api APIServer) (*corev1.Pod, error) {
+func createJobObjects(ctx context.Context, c Client, o *JobObjects, api APIServer) (*corev1.Pod, error) {
 	if o.ServiceAccount != nil {
 		kubeconfig, err := createDeployAccess(ctx, c, o, api)
 		if err != nil {
@@ -51,7 +50,7 @@ func createJobObjects(ctx context.Context, c kubernetes.Interface, o *JobObjects
 
 // createDeployAccess gives a deploy job its ServiceAccount, RoleBinding and token, and
 // returns the job's kubeconfig.
-func createDeployAccess(ctx context.Context, c kubernetes.Interface, o *JobObjects, api APIServer) ([]byte, error) {
+func createDeployAccess(ctx context.Context, c Client, o *JobObjects, api APIServer) ([]byte, error) {
 	sas := c.CoreV1().ServiceAccounts(o.ServiceAccount.Namespace)
 	sa, err := sas.Create(ctx, o.ServiceAccount, metav1.CreateOptions{})
 	if err != nil {
@@ -79,7 +78,7 @@ func ownerRef(kind, name string, uid types.UID) metav1.OwnerReference {
 
 // deleteDeployObjects deletes a deploy job's ServiceAccount, which ends its token's validity
 // at once, and its RoleBinding (the garbage collector would, a little later).
-func deleteDeployObjects(c kubernetes.Interface, o *JobObjects) error {
+func deleteDeployObjects(c Client, o *JobObjects) error {
 	if o.ServiceAccount == nil {
 		return nil
 	}
@@ -99,7 +98,7 @@ func deleteDeployObjects(c kubernetes.Interface, o *JobObjects) error {
 
 // deleteSecret and deletePod clean up with their own deadline: they run when the job's
 // context may already be cancelled.
-func deleteSecret(c kubernetes.Interface, s *corev1.Secret) error {
+func deleteSecret(c Client, s *corev1.Secret) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := c.CoreV1().Secrets(s.Namespace).Delete(ctx, s.Name, metav1.DeleteOptions{})
@@ -109,7 +108,7 @@ func deleteSecret(c kubernetes.Interface, s *corev1.Secret) error {
 	return nil
 }
 
-func deletePod(c kubernetes.Interface, p *corev1.Pod, grace time.Duration) error {
+func deletePod(c Client, p *corev1.Pod, grace time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := c.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{
@@ -127,7 +126,7 @@ func deletePod(c kubernetes.Interface, p *corev1.Pod, grace time.Duration) error
 // (the runner stopped between creating the Secret and the owner update) and are older
 // than minAge, so another replica's job being created right now is left alone. It returns
 // how many it deleted.
-func SweepOrphanSecrets(ctx context.Context, c kubernetes.Interface, namespace, runnerName string, minAge time.Duration, now time.Time) (int, error) {
+func SweepOrphanSecrets(ctx context.Context, c Client, namespace, runnerName string, minAge time.Duration, now time.Time) (int, error) {
 	list, err := c.CoreV1().Secrets(namespace).List(ctx, metav1.ListOptions{
 		LabelSelector: labels.SelectorFromSet(RunnerSelector(runnerName)).String(),
 	})
@@ -154,7 +153,7 @@ func SweepOrphanSecrets(ctx context.Context, c kubernetes.Interface, namespace, 
 // (podExists says) and that are older than minAge, and with them (by ownership) their
 // RoleBindings: a runner killed mid-job leaves them, as nothing in the jobs' namespace can
 // own them. It returns how many it deleted.
-func SweepDeployAccess(ctx context.Context, c kubernetes.Interface, namespace, runnerName string, podExists func(name string) bool, minAge time.Duration, now time.Time) (int, error) {
+func SweepDeployAccess(ctx context.Context, c Client, namespace, runnerName string, podExists func(name string) bool, minAge time.Duration, now time.Time) (int, error) {
 	list, err := c.CoreV1().ServiceAccounts(namespace).List(ctx, metav1.ListOptions{
 		LabelSelector: labels.SelectorFromSet(RunnerSelector(runnerName)).String(),
 	})

@@ -199,7 +199,7 @@ func (pc *PodConfig) prepareContainer(job *jobspec.Job, f features, mounts []cor
 	return corev1.Container{
 		Name:            prepareContainer,
 		Image:           pc.HelperImage,
-		Command:         []string{"kuberunner", "step", "prepare"},
+		Command:         []string{jobpod.Agent, "step", "prepare"},
 		Resources:       res,
 		VolumeMounts:    mounts,
 		SecurityContext: f.security.Container.DeepCopy(),

@@ -33,7 +33,7 @@ type TraceHandover interface {
 func (pc *PodConfig) shipperContainer(prepare corev1.Container) corev1.Container {
 	c := prepare
 	c.Name = jobpod.ShipperContainer
-	c.Command = []string{"kuberunner", "step", "ship"}
+	c.Command = []string{jobpod.Agent, "step", "ship"}
 	c.RestartPolicy = ptr(corev1.ContainerRestartPolicyAlways)
 	c.VolumeMounts = []corev1.VolumeMount{
 		{Name: jobVolume, MountPath: jobpod.JobDir, ReadOnly: true},

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,17 +12,14 @@ import (
 	"github.com/kuberunner/kuberunner/config"
 	"github.com/kuberunner/kuberunner/coordinator"
 	"github.com/kuberunner/kuberunner/coordinator/coordinatortest"
+	"github.com/kuberunner/kuberunner/internal/climain"
 )
 
 // runCLI runs the app as main does and returns its output and the process exit code.
 func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	err := newApp(&out, &errOut).Run(context.Background(), append([]string{"kuberunner"}, args...))
-	if err != nil {
-		errOut.WriteString(err.Error())
-		code = exitCode(err)
-	}
+	code = climain.Run(newApp(&out, &errOut), append([]string{"kuberunner"}, args...), &errOut)
 	return out.String(), errOut.String(), code
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"text/tabwriter"
 
@@ -173,9 +172,4 @@ func tokenHint(token string) string {
 		return "[MASKED]"
 	}
 	return token[:shown] + "…"
-}
-
-func versionText() string {
-	return fmt.Sprintf("Version:      %s\nGit revision: %s\nGo version:   %s\nBuilt for:    %s/%s\n",
-		version, revision, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

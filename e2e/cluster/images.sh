@@ -145,16 +145,19 @@ image_buildkit() {
 	push buildkit-rootless "$IMAGE_BUILDKIT" "$ctx" "$ctx"
 }
 
-# image_kuberunner builds the repository's Dockerfile around a static build of ./cmd/kuberunner
-# and the cluster's static kubectl.
+# image_kuberunner builds the repository's Dockerfile around static builds of ./cmd/kuberunner
+# (the runner) and ./cmd/kuberunner-agent (what job pods run), and the cluster's static kubectl.
 image_kuberunner() {
 	local ctx=$STATE/images/kuberunner
 	rm -rf "$ctx" && mkdir -p "$ctx"
-	if ! (cd "$REPO_DIR" && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$ctx/kuberunner" ./cmd/kuberunner) \
-		>"$LOGS/build-kuberunner.log" 2>&1; then
-		cat "$LOGS/build-kuberunner.log" >&2
-		die "./cmd/kuberunner does not build"
-	fi
+	local cmd
+	for cmd in kuberunner kuberunner-agent; do
+		if ! (cd "$REPO_DIR" && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$ctx/$cmd" "./cmd/$cmd") \
+			>"$LOGS/build-$cmd.log" 2>&1; then
+			cat "$LOGS/build-$cmd.log" >&2
+			die "./cmd/$cmd does not build"
+		fi
+	done
 	# Deploy jobs get kubectl copied in from this image: the static one the cluster build made.
 	cp "$K8S_BIN/kubectl" "$ctx/kubectl" || die "no kubectl in $K8S_BIN"
 	# The base must hold git for the prepare step: the Debian image built just before.

@@ -27,9 +27,14 @@ const (
 	// DockerConfigDir holds config.json with the job's registry credentials;
 	// DOCKER_CONFIG points at it.
 	DockerConfigDir = JobDir + "/docker"
-	// BinDir is the shared volume the prepare step copies the kuberunner binary into.
+	// Agent is the agent's command on the helper image's PATH, which prepare and the trace
+	// shipper run: a binary of its own beside the runner's (cmd/kuberunner-agent), so that
+	// the runner does not link what only pods need.
+	Agent = "kuberunner-agent"
+	// BinDir is the shared volume the prepare step copies the agent's binary into.
 	BinDir = "/kr/bin"
-	// Binary is the agent's path in the build container.
+	// Binary is the agent's path in the build container. It is named kuberunner there,
+	// the name job scripts call it by (kuberunner build, kuberunner tag).
 	Binary = BinDir + "/kuberunner"
 	// CacheDir is where the cache volume is mounted when the runner has one.
 	CacheDir = "/kr/cache"

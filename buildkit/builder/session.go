@@ -1,4 +1,4 @@
-package buildkit
+package builder
 
 import (
 	"fmt"

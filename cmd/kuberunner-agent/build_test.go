@@ -1,19 +1,23 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/urfave/cli/v3"
 
 	"github.com/kuberunner/kuberunner/buildkit"
+	"github.com/kuberunner/kuberunner/buildkit/builder"
+	"github.com/kuberunner/kuberunner/internal/climain"
 )
 
 // parseBuild runs `kuberunner build ARGS` up to the options, with env as the environment.
-func parseBuild(t *testing.T, env map[string]string, args ...string) buildkit.BuildOptions {
+func parseBuild(t *testing.T, env map[string]string, args ...string) builder.BuildOptions {
 	t.Helper()
-	var got buildkit.BuildOptions
+	var got builder.BuildOptions
 	cmd := buildCommand()
 	cmd.Action = func(_ context.Context, cmd *cli.Command) error {
 		var err error
@@ -42,7 +46,7 @@ func TestBuildFlagsKeepCommas(t *testing.T) {
 	if diff := cmp.Diff(map[string]string{"tags": "x,y"}, o.Labels); diff != "" {
 		t.Errorf("labels (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]buildkit.Secret{{ID: "npm", Env: "TOKEN"}}, o.Secrets); diff != "" {
+	if diff := cmp.Diff([]builder.Secret{{ID: "npm", Env: "TOKEN"}}, o.Secrets); diff != "" {
 		t.Errorf("secrets (-want +got):\n%s", diff)
 	}
 	if o.Context != "ctx" || o.Target != "final" || !o.Push {
@@ -74,8 +78,9 @@ func TestBuildUsageErrorsExit2(t *testing.T) {
 		{"build", "--secret", "env=X", "."},
 		{"tag", "only-src"},
 	} {
-		if _, errOut, code := runCLI(t, args...); code != 2 {
-			t.Errorf("%v: exit %d, want 2 (%s)", args, code, errOut)
+		var errOut bytes.Buffer
+		if code := climain.Run(newApp(io.Discard, &errOut), append([]string{"kuberunner"}, args...), &errOut); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (%s)", args, code, errOut.String())
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/kuberunner/kuberunner/buildkit"
+	"github.com/kuberunner/kuberunner/buildkit/builder"
 )
 
 // buildCommand is `kuberunner build`, run inside a job container against the BuildKit
@@ -51,10 +52,10 @@ func buildAction(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("build: %v", err), 2)
 	}
-	res, err := buildkit.Build(ctx, o)
+	res, err := builder.Build(ctx, o)
 	if err != nil {
 		// The step's output is already in the progress lines; the code is the step's own.
-		return cli.Exit(fmt.Sprintf("build: %v", err), buildkit.ExitCode(err))
+		return cli.Exit(fmt.Sprintf("build: %v", err), builder.ExitCode(err))
 	}
 	if f := cmd.String("metadata-file"); f != "" {
 		if err := writeMetadata(f, res.Exporter); err != nil {
@@ -74,12 +75,12 @@ func buildAction(ctx context.Context, cmd *cli.Command) error {
 	return nil
 }
 
-// buildOptions turns the flags into buildkit.BuildOptions; lookup is the environment.
-func buildOptions(cmd *cli.Command, lookup func(string) (string, bool)) (buildkit.BuildOptions, error) {
+// buildOptions turns the flags into builder.BuildOptions; lookup is the environment.
+func buildOptions(cmd *cli.Command, lookup func(string) (string, bool)) (builder.BuildOptions, error) {
 	if cmd.NArg() > 1 {
-		return buildkit.BuildOptions{}, fmt.Errorf("one context directory, got %d arguments", cmd.NArg())
+		return builder.BuildOptions{}, fmt.Errorf("one context directory, got %d arguments", cmd.NArg())
 	}
-	o := buildkit.BuildOptions{
+	o := builder.BuildOptions{
 		Host:       cmd.String("buildkit-host"),
 		Context:    cmd.Args().First(),
 		Dockerfile: cmd.String("file"),
@@ -106,39 +107,39 @@ func buildOptions(cmd *cli.Command, lookup func(string) (string, bool)) (buildki
 		return o, fmt.Errorf("--progress %q: want plain or quiet", p)
 	}
 	insecure, _ := lookup(buildkit.InsecureRegistriesEnv)
-	o.InsecureRegistries = buildkit.ParseInsecureRegistries(insecure)
+	o.InsecureRegistries = builder.ParseInsecureRegistries(insecure)
 	o.DockerConfigDir, _ = lookup(buildkit.DockerConfigEnv)
 
 	var err error
-	if o.BuildArgs, err = buildkit.ParseBuildArgs(cmd.StringSlice("build-arg"), lookup); err != nil {
+	if o.BuildArgs, err = builder.ParseBuildArgs(cmd.StringSlice("build-arg"), lookup); err != nil {
 		return o, err
 	}
-	if o.Labels, err = buildkit.ParseLabels(cmd.StringSlice("label")); err != nil {
+	if o.Labels, err = builder.ParseLabels(cmd.StringSlice("label")); err != nil {
 		return o, err
 	}
 	for _, s := range cmd.StringSlice("secret") {
-		sec, err := buildkit.ParseSecret(s)
+		sec, err := builder.ParseSecret(s)
 		if err != nil {
 			return o, err
 		}
 		o.Secrets = append(o.Secrets, sec)
 	}
-	var from, to []buildkit.CacheEntry
+	var from, to []builder.CacheEntry
 	for _, s := range cmd.StringSlice("cache-from") {
-		e, err := buildkit.ParseCacheEntry(s)
+		e, err := builder.ParseCacheEntry(s)
 		if err != nil {
 			return o, err
 		}
 		from = append(from, e)
 	}
 	for _, s := range cmd.StringSlice("cache-to") {
-		e, err := buildkit.ParseCacheEntry(s)
+		e, err := builder.ParseCacheEntry(s)
 		if err != nil {
 			return o, err
 		}
 		to = append(to, e)
 	}
-	o.CacheFrom, o.CacheTo = buildkit.DefaultCache(o.Tags, o.Push, from, to)
+	o.CacheFrom, o.CacheTo = builder.DefaultCache(o.Tags, o.Push, from, to)
 	return o, nil
 }
 
@@ -173,8 +174,8 @@ func tagCommand() *cli.Command {
 			}
 			args := cmd.Args().Slice()
 			insecure := append(cmd.StringSlice("insecure-registry"),
-				buildkit.ParseInsecureRegistries(os.Getenv(buildkit.InsecureRegistriesEnv))...)
-			digest, err := buildkit.Tag(ctx, args[0], args[1:], buildkit.TagOptions{InsecureRegistries: insecure})
+				builder.ParseInsecureRegistries(os.Getenv(buildkit.InsecureRegistriesEnv))...)
+			digest, err := builder.Tag(ctx, args[0], args[1:], builder.TagOptions{InsecureRegistries: insecure})
 			if err != nil {
 				return fmt.Errorf("tag: %w", err)
 			}

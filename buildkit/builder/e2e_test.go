@@ -1,6 +1,6 @@
 //go:build e2e
 
-package buildkit
+package builder
 
 import (
 	"context"

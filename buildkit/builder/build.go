@@ -1,4 +1,4 @@
-package buildkit
+package builder
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/tonistiigi/fsutil"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/kuberunner/kuberunner/buildkit"
 )
 
 // DefaultWait is how long Build waits for the daemon: the sidecar may still be starting when
@@ -133,7 +135,7 @@ func solve(ctx context.Context, c *client.Client, opt client.SolveOpt, out io.Wr
 // connect waits up to wait (DefaultWait if 0) for the daemon to answer.
 func connect(ctx context.Context, host string, wait time.Duration, waiting func(string, time.Duration)) (*client.Client, error) {
 	if host == "" {
-		return nil, fmt.Errorf("no BuildKit daemon: set %s or --buildkit-host", HostEnv)
+		return nil, fmt.Errorf("no BuildKit daemon: set %s or --buildkit-host", buildkit.HostEnv)
 	}
 	if wait == 0 {
 		wait = DefaultWait
