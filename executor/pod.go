@@ -12,6 +12,7 @@ import (
 	"github.com/kuberunner/kuberunner/buildkit"
 	"github.com/kuberunner/kuberunner/config"
 	"github.com/kuberunner/kuberunner/executor/jobpod"
+	"github.com/kuberunner/kuberunner/internal/podpatch"
 	"github.com/kuberunner/kuberunner/jobspec"
 )
 
@@ -96,7 +97,7 @@ func BuildJob(job *jobspec.Job, pc PodConfig) (*JobObjects, error) {
 	if err != nil {
 		return nil, err
 	}
-	if spec, err = applyPatches(spec, pc.Patches); err != nil {
+	if spec, err = podpatch.Apply(spec, pc.Patches); err != nil {
 		return nil, err
 	}
 	o := &JobObjects{
