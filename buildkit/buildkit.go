@@ -1,7 +1,3 @@
-// Package buildkit owns how kuberunner runs BuildKit inside a job pod: rootless, unprivileged,
-// no added capabilities, a narrow seccomp profile. It is the one place that knows what that
-// takes; the image-build sidecar builds on it. Only this package is to import
-// github.com/moby/buildkit. FINDINGS.md records the experiments behind every setting here.
 package buildkit
 
 import (
