@@ -26,12 +26,6 @@ func (k *Kubernetes) Validate() error {
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, &Error{Key: key, Msg: fmt.Sprintf(format, args...)})
 	}
-	// under places the *Error values of a nested check below key.
-	under := func(key string, err error) {
-		if err != nil {
-			errs = append(errs, (*source)(nil).rebase(key, err)...)
-		}
-	}
 	pullPolicies := jobspec.PullPolicies
 	if k.PullPolicy != "" && !slices.Contains(pullPolicies, k.PullPolicy) {
 		bad("pull_policy", "%q is not one of %v", k.PullPolicy, pullPolicies)
@@ -44,25 +38,10 @@ func (k *Kubernetes) Validate() error {
 	if k.PullPolicy != "" && len(k.AllowedPullPolicies) > 0 && !slices.Contains(k.AllowedPullPolicies, k.PullPolicy) {
 		bad("pull_policy", "%q is not in allowed_pull_policies", k.PullPolicy)
 	}
-	for _, key := range slices.Sorted(maps.Keys(k.PodLabels)) {
-		if msgs := validation.IsQualifiedName(key); len(msgs) > 0 {
-			bad("pod_labels."+key, "%q is not a label key: %s", key, strings.Join(msgs, "; "))
-		}
-	}
 	for i, t := range k.Tolerations {
 		if t.Operator != "" && t.Operator != "Exists" && t.Operator != "Equal" {
 			bad(fmt.Sprintf("tolerations[%d].operator", i), "%q is not Exists or Equal", t.Operator)
 		}
-		if t.Operator == "Exists" && t.Value != "" {
-			bad(fmt.Sprintf("tolerations[%d].value", i), "operator Exists takes no value")
-		}
-	}
-	if _, err := k.AffinitySpec(); err != nil {
-		bad("affinity", "%v", err)
-	}
-	for _, r := range k.resources() {
-		_, err := r.Requirements()
-		under(r.key, err)
 	}
 	if k.DeadlineMargin < 0 {
 		bad("deadline_margin", "must not be negative")
@@ -108,9 +87,43 @@ func (k *Kubernetes) Validate() error {
 			bad(fmt.Sprintf("insecure_registries[%d]", i), "%q is not a registry host[:port]", r)
 		}
 	}
+	return errors.Join(append(errs, k.validateKubernetesTypes()...)...)
+}
+
+// validateKubernetesTypes checks what Kubernetes itself would refuse only when the first
+// job's pod is created: label keys, tolerations, the affinity, quantities and the patches,
+// each by the conversion the executor uses.
+func (k *Kubernetes) validateKubernetesTypes() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &Error{Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	// under places the *Error values of a nested check below key.
+	under := func(key string, err error) {
+		if err != nil {
+			errs = append(errs, (*source)(nil).rebase(key, err)...)
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(k.PodLabels)) {
+		if msgs := validation.IsQualifiedName(key); len(msgs) > 0 {
+			bad("pod_labels."+key, "%q is not a label key: %s", key, strings.Join(msgs, "; "))
+		}
+	}
+	for i, t := range k.Tolerations {
+		if t.Operator == "Exists" && t.Value != "" {
+			bad(fmt.Sprintf("tolerations[%d].value", i), "operator Exists takes no value")
+		}
+	}
+	if _, err := k.AffinitySpec(); err != nil {
+		bad("affinity", "%v", err)
+	}
+	for _, r := range k.resources() {
+		_, err := r.Requirements()
+		under(r.key, err)
+	}
 	_, err := k.Patches()
 	under("", err)
-	return errors.Join(errs...)
+	return errs
 }
 
 type keyedResources struct {

@@ -97,9 +97,6 @@ func BuildJob(job *jobspec.Job, pc PodConfig) (*JobObjects, error) {
 	if err != nil {
 		return nil, err
 	}
-	if spec, err = podpatch.Apply(spec, pc.Patches); err != nil {
-		return nil, err
-	}
 	o := &JobObjects{
 		Pod: &corev1.Pod{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
@@ -188,7 +185,8 @@ func (pc *PodConfig) podSpec(job *jobspec.Job, f features, secret *corev1.Secret
 	if secret.Type == corev1.SecretTypeDockerConfigJson {
 		spec.ImagePullSecrets = append(spec.ImagePullSecrets, corev1.LocalObjectReference{Name: secret.Name})
 	}
-	return spec, nil
+	// The configuration's pod_spec_patches come last, over everything above.
+	return podpatch.Apply(spec, pc.Patches)
 }
 
 // prepareContainer clones the sources and copies the agent (and kubectl) into the pod.
