@@ -1,8 +1,3 @@
-// Package buildkit owns how kuberunner runs BuildKit inside a job pod: rootless, unprivileged,
-// no added capabilities, a narrow seccomp profile. It is the one place that knows what that
-// takes; the image-build sidecar builds on it. The client that builds against the sidecar is
-// package builder, the only one to import github.com/moby/buildkit; the pod builder imports
-// this package, so it stays light. FINDINGS.md records the experiments behind every setting here.
 package buildkit
 
 import (

@@ -1,18 +1,14 @@
 package config
 
 import (
-	"errors"
-	"fmt"
-	"net/url"
-	"slices"
 	"strings"
 	"time"
 )
 
 // Kubernetes holds the Kubernetes executor's settings. The executor owns this file.
 // Kubernetes object shapes that the config does not model field by field (affinity, pod spec
-// patches) are written exactly as in a Kubernetes manifest and checked by the executor when
-// it starts, so a typo is refused before the first job.
+// patches) are written exactly as in a Kubernetes manifest; Validate decodes them strictly,
+// so a typo is refused with its file, line and key before the first job.
 type Kubernetes struct {
 	// Kubeconfig and Context select the cluster; both empty means in-cluster config.
 	Kubeconfig string `yaml:"kubeconfig,omitempty"`
@@ -206,9 +202,6 @@ func HelperImageFor(version string) string {
 	return strings.TrimSuffix(DefaultHelperImage, ":latest") + ":" + version
 }
 
-// PullPolicies are the pull policy names a job or the config may use (GitLab's spelling).
-var PullPolicies = []string{"always", "if-not-present", "never"}
-
 // SetDefaults fills unset fields.
 func (k *Kubernetes) SetDefaults() {
 	setString(&k.Namespace, DefaultNamespace)
@@ -233,88 +226,6 @@ func (k *Kubernetes) SetDefaults() {
 	for i := range k.PodSpecPatches {
 		setString(&k.PodSpecPatches[i].Type, "strategic")
 	}
-}
-
-// Validate checks what can be checked without Kubernetes' types; the executor checks
-// quantities, the affinity and the patches when it starts. Empty values are fine: SetDefaults
-// fills them. The result joins *Error values whose keys are relative to this section.
-func (k *Kubernetes) Validate() error {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, &Error{Key: key, Msg: fmt.Sprintf(format, args...)})
-	}
-	if k.PullPolicy != "" && !slices.Contains(PullPolicies, k.PullPolicy) {
-		bad("pull_policy", "%q is not one of %v", k.PullPolicy, PullPolicies)
-	}
-	for i, p := range k.AllowedPullPolicies {
-		if !slices.Contains(PullPolicies, p) {
-			bad(fmt.Sprintf("allowed_pull_policies[%d]", i), "%q is not one of %v", p, PullPolicies)
-		}
-	}
-	if k.PullPolicy != "" && len(k.AllowedPullPolicies) > 0 && !slices.Contains(k.AllowedPullPolicies, k.PullPolicy) {
-		bad("pull_policy", "%q is not in allowed_pull_policies", k.PullPolicy)
-	}
-	for i, t := range k.Tolerations {
-		if t.Operator != "" && t.Operator != "Exists" && t.Operator != "Equal" {
-			bad(fmt.Sprintf("tolerations[%d].operator", i), "%q is not Exists or Equal", t.Operator)
-		}
-	}
-	if k.DeadlineMargin < 0 {
-		bad("deadline_margin", "must not be negative")
-	}
-	if k.GracefulCancelTimeout < 0 {
-		bad("graceful_cancel_timeout", "must not be negative")
-	}
-	if k.ServiceWaitTimeout < 0 {
-		bad("service_wait_timeout", "must not be negative")
-	}
-	if k.CacheURL != "" {
-		// Jobs would otherwise find out one by one, each with a warning and no cache.
-		if u, err := url.Parse(k.CacheURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("cache_url", "%q is not an http:// or https:// URL", k.CacheURL)
-		}
-	}
-	switch k.SecurityContext.SeccompProfile {
-	case "", "RuntimeDefault", "Unconfined":
-	default:
-		bad("security_context.seccomp_profile", "%q is not RuntimeDefault or Unconfined", k.SecurityContext.SeccompProfile)
-	}
-	switch k.SecurityContext.Profile {
-	case "", ProfileDefault, ProfileHardened:
-	default:
-		bad("security_context.profile", "%q is not %s or %s", k.SecurityContext.Profile, ProfileDefault, ProfileHardened)
-	}
-	switch k.BuildKit.Mode {
-	case "", BuildKitAllowed, BuildKitAlways, BuildKitForbidden:
-	default:
-		bad("buildkit.mode", "%q is not %s, %s or %s", k.BuildKit.Mode, BuildKitAllowed, BuildKitAlways, BuildKitForbidden)
-	}
-	for i, d := range k.Deploy {
-		key := fmt.Sprintf("deploy[%d]", i)
-		if d.Environment == "" {
-			bad(key+".environment", "must not be empty (use \"*\" for every environment)")
-		}
-		if d.Namespace == "" {
-			bad(key+".namespace", "must not be empty")
-		}
-	}
-	for i, r := range k.InsecureRegistries {
-		if r == "" || strings.ContainsAny(r, "/ ") {
-			bad(fmt.Sprintf("insecure_registries[%d]", i), "%q is not a registry host[:port]", r)
-		}
-	}
-	for i, p := range k.PodSpecPatches {
-		key := fmt.Sprintf("pod_spec_patches[%d]", i)
-		switch p.Type {
-		case "", "strategic", "merge", "json":
-		default:
-			bad(key+".type", "%q is not strategic, merge or json", p.Type)
-		}
-		if p.Patch == "" {
-			bad(key+".patch", "must not be empty")
-		}
-	}
-	return errors.Join(errs...)
 }
 
 func setString(s *string, def string) {

@@ -103,6 +103,16 @@ func TestParseErrors(t *testing.T) {
 			want: []string{`config.yaml:7: runners[0].kubernetes.pull_policy: "sometimes" is not one of [always if-not-present never]`},
 		},
 		{
+			// Checks with Kubernetes' types are placed like every other (they were once
+			// the executor's, at start, with no file or line).
+			name: "kubernetes types are placed in the file",
+			yaml: runner + "    kubernetes:\n      build:\n        cpu_request: lots\n      pod_spec_patches:\n        - name: x\n          type: merge\n          patch: 'hostnetwork: true'\n",
+			want: []string{
+				`config.yaml:7: runners[0].kubernetes.build.cpu_request: "lots" is not a Kubernetes quantity (examples: 500m, 2, 1Gi)`,
+				`config.yaml:11: runners[0].kubernetes.pod_spec_patches[0].patch: pod spec after patches: unknown field "hostnetwork"`,
+			},
+		},
+		{
 			name: "cache_url that is not a URL",
 			yaml: runner + "    kubernetes:\n      cache_url: cache.internal/cache\n",
 			want: []string{`config.yaml:6: runners[0].kubernetes.cache_url: "cache.internal/cache" is not an http:// or https:// URL`},

@@ -7,6 +7,7 @@
 #   E2E_EXTERNAL=1      use the cluster of $KUBECONFIG instead, with the images named by KR_*
 #                       variables (see README.md, "Running the e2e tests on another cluster"); nothing is started or stopped
 #   E2E_RUN=regexp      passed to go test -run
+# e2e/README.md has the rest: one test by hand, KR_CHAOS_SEED, make bench.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -36,11 +36,11 @@ func (h *harness) leftPodOf(manager string) *corev1.Pod {
 		h.t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := h.client.CoreV1().Secrets("ci").Create(ctx, objs.Secret, metav1.CreateOptions{}); err != nil {
+	if _, err := direct(h.client).CoreV1().Secrets("ci").Create(ctx, objs.Secret, metav1.CreateOptions{}); err != nil {
 		h.t.Fatal(err)
 	}
 	objs.Pod.CreationTimestamp = metav1.NewTime(time.Now().Add(-time.Minute))
-	pod, err := h.client.CoreV1().Pods("ci").Create(ctx, objs.Pod, metav1.CreateOptions{})
+	pod, err := direct(h.client).CoreV1().Pods("ci").Create(ctx, objs.Pod, metav1.CreateOptions{})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestAdoptGivesUpOnAPodWithoutItsSecret(t *testing.T) {
 	h := newHarnessOpts(t, Options{UnschedulableTimeout: time.Minute, AdoptInterval: 10 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	pod := h.leftPod()
-	if err := h.client.CoreV1().Secrets("ci").Delete(context.Background(), podSecretName(pod), metav1.DeleteOptions{}); err != nil {
+	if err := direct(h.client).CoreV1().Secrets("ci").Delete(context.Background(), podSecretName(pod), metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	got := h.adopt()

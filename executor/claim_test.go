@@ -43,7 +43,7 @@ type replicaSet struct {
 
 func newReplicaSet(t *testing.T, identities []string, objects ...runtime.Object) *replicaSet {
 	t.Helper()
-	s := &replicaSet{t: t, client: newFakeAPI(objects...), stale: &staleLeases{}}
+	s := &replicaSet{t: t, client: newFakeAPI(t, objects...), stale: &staleLeases{}}
 	s.client.PrependReactor("list", "leases", s.stale.react)
 	for _, id := range identities {
 		s.reps = append(s.reps, newHarnessOn(t, s.client, Options{UnschedulableTimeout: time.Minute,
@@ -124,7 +124,7 @@ func (s *replicaSet) oneAdopter(pod *corev1.Pod, manager string) int {
 
 func (s *replicaSet) lease(manager string) *coordinationv1.Lease {
 	s.t.Helper()
-	l, err := s.client.CoordinationV1().Leases("ci").Get(context.Background(), LeaseName("r1", manager), metav1.GetOptions{})
+	l, err := direct(s.client).CoordinationV1().Leases("ci").Get(context.Background(), LeaseName("r1", manager), metav1.GetOptions{})
 	if err != nil {
 		s.t.Fatalf("%s's Lease: %v", manager, err)
 	}
@@ -136,7 +136,7 @@ func (s *replicaSet) setLease(manager string, change func(*coordinationv1.Lease)
 	s.t.Helper()
 	l := s.lease(manager)
 	change(l)
-	if _, err := s.client.CoordinationV1().Leases("ci").Update(context.Background(), l, metav1.UpdateOptions{}); err != nil {
+	if _, err := direct(s.client).CoordinationV1().Leases("ci").Update(context.Background(), l, metav1.UpdateOptions{}); err != nil {
 		s.t.Fatal(err)
 	}
 }
@@ -163,7 +163,7 @@ func (st *staleLeases) react(k8stesting.Action) (bool, runtime.Object, error) {
 // must pick one winner among their claims.
 func (s *replicaSet) raceForLeases(n int) {
 	s.t.Helper()
-	now, err := s.client.CoordinationV1().Leases("ci").List(context.Background(), metav1.ListOptions{})
+	now, err := direct(s.client).CoordinationV1().Leases("ci").List(context.Background(), metav1.ListOptions{})
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func expire(l *coordinationv1.Lease) {
 func (s *replicaSet) waitLeaseGone(manager string) {
 	s.t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		_, err := s.client.CoordinationV1().Leases("ci").Get(context.Background(), LeaseName("r1", manager), metav1.GetOptions{})
+		_, err := direct(s.client).CoordinationV1().Leases("ci").Get(context.Background(), LeaseName("r1", manager), metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return
 		}
@@ -202,7 +202,7 @@ func TestOneAdopterPerDeadReplica(t *testing.T) {
 	}{
 		{"died", replicaLease(dead, time.Now()), func(s *replicaSet) { s.setLease(dead, expire) }},
 		{"left", replicaLease(dead, time.Now()), func(s *replicaSet) {
-			if err := s.client.CoordinationV1().Leases("ci").Delete(context.Background(), LeaseName("r1", dead), metav1.DeleteOptions{}); err != nil {
+			if err := direct(s.client).CoordinationV1().Leases("ci").Delete(context.Background(), LeaseName("r1", dead), metav1.DeleteOptions{}); err != nil {
 				s.t.Fatal(err)
 			}
 		}},

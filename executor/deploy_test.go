@@ -117,7 +117,7 @@ func TestCreateJobObjectsForDeployJob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := fake.NewClientset()
+	c := recorded(t, fake.NewClientset())
 	var expiry int64
 	c.PrependReactor("create", "serviceaccounts", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		if a.GetSubresource() != "token" {
@@ -168,13 +168,13 @@ func TestSweepDeployAccessKeepsLiveJobs(t *testing.T) {
 		return &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "review",
 			Labels: RunnerSelector("r1"), CreationTimestamp: created}}
 	}
-	c := fake.NewClientset(sa("kr-job-1", old), sa("kr-job-2", old), sa("kr-job-3", metav1.Now()))
+	c := recorded(t, fake.NewClientset(sa("kr-job-1", old), sa("kr-job-2", old), sa("kr-job-3", metav1.Now())))
 	alive := func(name string) bool { return name == "kr-job-2" }
 	n, err := SweepDeployAccess(context.Background(), c, "review", "r1", alive, time.Minute, time.Now())
 	if err != nil || n != 1 {
 		t.Fatalf("swept %d (err %v), want 1", n, err)
 	}
-	left, _ := c.CoreV1().ServiceAccounts("review").List(context.Background(), metav1.ListOptions{})
+	left, _ := direct(c).CoreV1().ServiceAccounts("review").List(context.Background(), metav1.ListOptions{})
 	var names []string
 	for _, s := range left.Items {
 		names = append(names, s.Name)

@@ -87,7 +87,7 @@ func TestRunDisruptionIsASystemFailure(t *testing.T) {
 // only marks it, as the API server does while the kubelet stops it.
 func (h *harness) deleteWithGrace(pod *corev1.Pod, seconds int64) {
 	h.t.Helper()
-	err := h.client.CoreV1().Pods(pod.Namespace).Delete(context.Background(), pod.Name,
+	err := direct(h.client).CoreV1().Pods(pod.Namespace).Delete(context.Background(), pod.Name,
 		metav1.DeleteOptions{GracePeriodSeconds: ptr(seconds)})
 	if err != nil {
 		h.t.Fatal(err)

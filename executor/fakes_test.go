@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -109,8 +110,8 @@ func shipperEnded(st jobpod.ShipperState) corev1.ContainerStatus {
 
 // newFakeAPI is the fake clientset with objects, answering as the API server where the
 // executor depends on it.
-func newFakeAPI(objects ...runtime.Object) *fake.Clientset {
-	client := fake.NewClientset(objects...)
+func newFakeAPI(t testing.TB, objects ...runtime.Object) *fake.Clientset {
+	client := recorded(t, fake.NewClientset(objects...))
 	// A graceful delete only marks the pod, as the API server does while the kubelet stops it.
 	client.PrependReactor("delete", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		d := a.(k8stesting.DeleteAction)

@@ -124,12 +124,12 @@ func TestAdoptWaitsForTheReplicasLease(t *testing.T) {
 	}{
 		{"expired", func(h *harness) {
 			l := replicaLease(other, time.Now().Add(-20*time.Second))
-			if _, err := h.client.CoordinationV1().Leases("ci").Update(context.Background(), l, metav1.UpdateOptions{}); err != nil {
+			if _, err := direct(h.client).CoordinationV1().Leases("ci").Update(context.Background(), l, metav1.UpdateOptions{}); err != nil {
 				h.t.Fatal(err)
 			}
 		}},
 		{"deleted", func(h *harness) {
-			if err := h.client.CoordinationV1().Leases("ci").Delete(context.Background(), LeaseName("r1", other), metav1.DeleteOptions{}); err != nil {
+			if err := direct(h.client).CoordinationV1().Leases("ci").Delete(context.Background(), LeaseName("r1", other), metav1.DeleteOptions{}); err != nil {
 				h.t.Fatal(err)
 			}
 		}},
@@ -189,7 +189,7 @@ func TestHeartbeat(t *testing.T) {
 		t.Errorf("pod label %s = %q, want %q", jobpod.LabelManager, got, us)
 	}
 	ctx := context.Background()
-	leases := h.client.CoordinationV1().Leases("ci")
+	leases := direct(h.client).CoordinationV1().Leases("ci")
 	var first *metav1.MicroTime
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {

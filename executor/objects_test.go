@@ -19,7 +19,7 @@ func TestCreateJobObjectsOwnsSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := fake.NewClientset()
+	c := recorded(t, fake.NewClientset())
 	c.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		p := a.(k8stesting.CreateAction).GetObject().(*corev1.Pod)
 		p.UID = types.UID("pod-uid-1")
@@ -36,7 +36,7 @@ func TestCreateJobObjectsOwnsSecret(t *testing.T) {
 	if d := cmp.Diff([]string{"create secrets", "create pods", "update secrets"}, verbs); d != "" {
 		t.Errorf("API calls -want +got:\n%s", d)
 	}
-	got, err := c.CoreV1().Secrets(secret.Namespace).Get(ctx, secret.Name, metav1.GetOptions{})
+	got, err := direct(c).CoreV1().Secrets(secret.Namespace).Get(ctx, secret.Name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,14 +51,14 @@ func TestCreateJobObjectsRemovesSecretWhenPodFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := fake.NewClientset()
+	c := recorded(t, fake.NewClientset())
 	c.PrependReactor("create", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, context.DeadlineExceeded
 	})
 	if _, err := createJobObjects(context.Background(), c, &JobObjects{Pod: pod, Secret: secret}, APIServer{}); err == nil {
 		t.Fatal("createJobObjects succeeded, want the pod's error")
 	}
-	list, err := c.CoreV1().Secrets(secret.Namespace).List(context.Background(), metav1.ListOptions{})
+	list, err := direct(c).CoreV1().Secrets(secret.Namespace).List(context.Background(), metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,12 +79,12 @@ func TestSweepOrphanSecrets(t *testing.T) {
 		}
 		return s
 	}
-	c := fake.NewClientset(
+	c := recorded(t, fake.NewClientset(
 		mk("orphan", time.Hour, false, "r1"),
 		mk("owned", time.Hour, true, "r1"),
 		mk("young", time.Second, false, "r1"),
 		mk("other-runner", time.Hour, false, "r2"),
-	)
+	))
 	n, err := SweepOrphanSecrets(context.Background(), c, "ci", "r1", time.Minute, now)
 	if err != nil {
 		t.Fatalf("SweepOrphanSecrets: %v", err)
@@ -92,7 +92,7 @@ func TestSweepOrphanSecrets(t *testing.T) {
 	if n != 1 {
 		t.Errorf("deleted %d, want 1", n)
 	}
-	list, err := c.CoreV1().Secrets("ci").List(context.Background(), metav1.ListOptions{})
+	list, err := direct(c).CoreV1().Secrets("ci").List(context.Background(), metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/kuberunner/kuberunner/buildkit"
 	"github.com/kuberunner/kuberunner/config"
 	"github.com/kuberunner/kuberunner/executor/jobpod"
+	"github.com/kuberunner/kuberunner/internal/podpatch"
 	"github.com/kuberunner/kuberunner/jobspec"
 )
 
@@ -94,9 +95,6 @@ func BuildJob(job *jobspec.Job, pc PodConfig) (*JobObjects, error) {
 
 	spec, err := pc.podSpec(&j, f, secret)
 	if err != nil {
-		return nil, err
-	}
-	if spec, err = applyPatches(spec, pc.Patches); err != nil {
 		return nil, err
 	}
 	o := &JobObjects{
@@ -187,7 +185,8 @@ func (pc *PodConfig) podSpec(job *jobspec.Job, f features, secret *corev1.Secret
 	if secret.Type == corev1.SecretTypeDockerConfigJson {
 		spec.ImagePullSecrets = append(spec.ImagePullSecrets, corev1.LocalObjectReference{Name: secret.Name})
 	}
-	return spec, nil
+	// The configuration's pod_spec_patches come last, over everything above.
+	return podpatch.Apply(spec, pc.Patches)
 }
 
 // prepareContainer clones the sources and copies the agent (and kubectl) into the pod.

@@ -152,10 +152,11 @@ func setVar(j *jobspec.Job, key, value string) {
 }
 
 func TestResourceOverrideWithinMaximum(t *testing.T) {
-	rc, err := compileResources(configResources("100m", "200m", "1", "2"))
+	rl, err := configResources("100m", "200m", "1", "2").Requirements()
 	if err != nil {
 		t.Fatal(err)
 	}
+	rc := ResourceConfig(rl)
 	tests := []struct {
 		name    string
 		vars    jobspec.Variables

@@ -1,17 +1,14 @@
 package executor
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
-	"k8s.io/apimachinery/pkg/util/validation"
-	kjson "sigs.k8s.io/json"
 
 	"github.com/kuberunner/kuberunner/config"
+	"github.com/kuberunner/kuberunner/internal/podpatch"
 )
 
 // ErrInvalidJob marks BuildPod errors caused by the job (a resource override above the
@@ -59,7 +56,7 @@ type PodConfig struct {
 	ServiceWait        time.Duration
 	CacheClaim         string
 	CacheURL           string
-	Patches            []SpecPatch
+	Patches            []podpatch.Patch
 }
 
 // RunnerInfo is the runner as jobs see it.
@@ -71,19 +68,18 @@ type RunnerInfo struct {
 	Revision  string
 }
 
-// ResourceConfig sizes one kind of container. Max holds the highest value a job may ask
-// for through KUBERNETES_* variables; a resource missing from Max cannot be overridden.
-type ResourceConfig struct {
-	Default corev1.ResourceRequirements
-	Max     corev1.ResourceRequirements
-}
+// ResourceConfig sizes one kind of container (config.ResourceLimits, with the job's overrides
+// as methods).
+type ResourceConfig config.ResourceLimits
 
-// NewPodConfig compiles a runner's configuration (defaults applied to a copy) and checks
-// everything Kubernetes would otherwise refuse only when the first job's pod is created.
+// NewPodConfig compiles a runner's configuration (defaults applied to a copy) into
+// Kubernetes types. The checks, everything Kubernetes would otherwise refuse only when the
+// first job's pod is created included, are config.Kubernetes.Validate's: a file is refused
+// when it is read, naming file, line and key; a section built in code is refused here.
 func NewPodConfig(k config.Kubernetes, runner RunnerInfo) (PodConfig, error) {
 	k.SetDefaults()
 	if err := k.Validate(); err != nil {
-		return PodConfig{}, err
+		return PodConfig{}, fmt.Errorf("kubernetes configuration: %w", err)
 	}
 	pc := PodConfig{
 		Namespace:           k.Namespace,
@@ -104,98 +100,28 @@ func NewPodConfig(k config.Kubernetes, runner RunnerInfo) (PodConfig, error) {
 		Labels:              k.PodLabels,
 		Annotations:         k.PodAnnotations,
 	}
-	var errs []error
-	for key := range k.PodLabels {
-		if msgs := validation.IsQualifiedName(key); len(msgs) > 0 {
-			errs = append(errs, fmt.Errorf("pod_labels: %q: %v", key, msgs))
-		}
-	}
-	for i, t := range k.Tolerations {
+	// Validate above refused whatever does not convert, so the conversions cannot fail.
+	for _, t := range k.Tolerations {
 		pc.Tolerations = append(pc.Tolerations, corev1.Toleration{
 			Key: t.Key, Operator: corev1.TolerationOperator(t.Operator), Value: t.Value,
 			Effect: corev1.TaintEffect(t.Effect), TolerationSeconds: t.TolerationSeconds,
 		})
-		if t.Operator == "Exists" && t.Value != "" {
-			errs = append(errs, fmt.Errorf("tolerations[%d]: operator Exists takes no value", i))
-		}
 	}
-	if len(k.Affinity) > 0 {
-		pc.Affinity = new(corev1.Affinity)
-		if err := strictRemarshal(k.Affinity, pc.Affinity); err != nil {
-			errs = append(errs, fmt.Errorf("affinity: %w", err))
-		}
-	}
-	var err error
-	if pc.Build, err = compileResources(k.Build); err != nil {
-		errs = append(errs, fmt.Errorf("build: %w", err))
-	}
-	if pc.Service, err = compileResources(k.Service); err != nil {
-		errs = append(errs, fmt.Errorf("service: %w", err))
-	}
-	if pc.Helper, err = compileResources(k.Helper); err != nil {
-		errs = append(errs, fmt.Errorf("helper: %w", err))
-	}
+	pc.Affinity, _ = k.AffinitySpec()
+	pc.Build = compileResources(k.Build)
+	pc.Service = compileResources(k.Service)
+	pc.Helper = compileResources(k.Helper)
 	pc.Security, pc.Hardened = compileSecurity(k.SecurityContext)
 	pc.SecurityProfile = k.SecurityContext.Profile
 	pc.Deploys = k.Deploy
 	pc.InsecureRegistries = k.InsecureRegistries
-	pc.BuildKit = BuildKitConfig{Mode: k.BuildKit.Mode, Image: k.BuildKit.Image}
-	if pc.BuildKit.Resources, err = compileResources(k.BuildKit.Resources); err != nil {
-		errs = append(errs, fmt.Errorf("buildkit.resources: %w", err))
-	}
-	if pc.Patches, err = compilePatches(k.PodSpecPatches); err != nil {
-		errs = append(errs, err)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return PodConfig{}, fmt.Errorf("kubernetes configuration: %w", err)
-	}
+	pc.BuildKit = BuildKitConfig{Mode: k.BuildKit.Mode, Image: k.BuildKit.Image, Resources: compileResources(k.BuildKit.Resources)}
+	pc.Patches, _ = k.Patches()
 	return pc, nil
 }
 
-func compileResources(r config.Resources) (ResourceConfig, error) {
-	var rc ResourceConfig
-	var errs []error
-	set := func(list *corev1.ResourceList, name corev1.ResourceName, key, value string) {
-		if value == "" {
-			return
-		}
-		q, err := resource.ParseQuantity(value)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %q is not a Kubernetes quantity (examples: 500m, 2, 1Gi)", key, value))
-			return
-		}
-		if *list == nil {
-			*list = corev1.ResourceList{}
-		}
-		(*list)[name] = q
-	}
-	set(&rc.Default.Requests, corev1.ResourceCPU, "cpu_request", r.CPURequest)
-	set(&rc.Default.Limits, corev1.ResourceCPU, "cpu_limit", r.CPULimit)
-	set(&rc.Default.Requests, corev1.ResourceMemory, "memory_request", r.MemoryRequest)
-	set(&rc.Default.Limits, corev1.ResourceMemory, "memory_limit", r.MemoryLimit)
-	set(&rc.Max.Requests, corev1.ResourceCPU, "cpu_request_max_allowed", r.CPURequestMaxAllowed)
-	set(&rc.Max.Limits, corev1.ResourceCPU, "cpu_limit_max_allowed", r.CPULimitMaxAllowed)
-	set(&rc.Max.Requests, corev1.ResourceMemory, "memory_request_max_allowed", r.MemoryRequestMaxAllowed)
-	set(&rc.Max.Limits, corev1.ResourceMemory, "memory_limit_max_allowed", r.MemoryLimitMaxAllowed)
-	return rc, errors.Join(errs...)
-}
-
-// strictRemarshal converts a decoded YAML tree into a Kubernetes type through JSON,
-// refusing unknown fields so a misspelt key is an error rather than ignored.
-func strictRemarshal(in any, out any) error {
-	raw, err := json.Marshal(in)
-	if err != nil {
-		return err
-	}
-	return strictUnmarshal(raw, out)
-}
-
-// strictUnmarshal is Kubernetes' own strict decoding: field names match case-sensitively
-// (encoding/json would take "hostnetwork" for hostNetwork) and unknown fields are errors.
-func strictUnmarshal(raw []byte, out any) error {
-	strictErrs, err := kjson.UnmarshalStrict(raw, out)
-	if err != nil {
-		return err
-	}
-	return errors.Join(strictErrs...)
+// compileResources converts validated resources.
+func compileResources(r config.Resources) ResourceConfig {
+	rl, _ := r.Requirements()
+	return ResourceConfig(rl)
 }

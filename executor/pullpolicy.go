@@ -3,27 +3,26 @@ package executor
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-)
 
-var pullPolicies = map[string]corev1.PullPolicy{
-	"always":         corev1.PullAlways,
-	"if-not-present": corev1.PullIfNotPresent,
-	"never":          corev1.PullNever,
-}
+	"github.com/kuberunner/kuberunner/config"
+	"github.com/kuberunner/kuberunner/jobspec"
+)
 
 // pullPolicy picks the image's pull policy: the first one the job asks for if the runner
 // allows it, else the runner's default. Kubernetes takes one policy per container, so a
 // job's fallback list (GitLab allows several) is reduced to its first entry, as in
-// gitlab-runner's Kubernetes executor.
+// gitlab-runner's Kubernetes executor. The runner's own policies were checked with its
+// configuration; the job's are checked here, against the same list.
 func (pc *PodConfig) pullPolicy(image string, requested []string) (corev1.PullPolicy, error) {
 	if len(requested) == 0 {
-		return pullPolicies[pc.PullPolicy], nil
+		return config.KubePullPolicy(pc.PullPolicy), nil
 	}
 	want := requested[0]
-	if _, ok := pullPolicies[want]; !ok {
-		return "", fmt.Errorf("%w: image %s: pull_policy %q is not one of always, if-not-present, never", ErrInvalidJob, image, want)
+	if !slices.Contains(jobspec.PullPolicies, want) {
+		return "", fmt.Errorf("%w: image %s: pull_policy %q is not one of %s", ErrInvalidJob, image, want, strings.Join(jobspec.PullPolicies, ", "))
 	}
 	allowed := pc.AllowedPullPolicies
 	if len(allowed) == 0 && pc.PullPolicy != "" {
@@ -32,5 +31,5 @@ func (pc *PodConfig) pullPolicy(image string, requested []string) (corev1.PullPo
 	if len(allowed) > 0 && !slices.Contains(allowed, want) {
 		return "", fmt.Errorf("%w: image %s: pull_policy %q is not allowed by this runner (allowed: %v)", ErrInvalidJob, image, want, allowed)
 	}
-	return pullPolicies[want], nil
+	return config.KubePullPolicy(want), nil
 }

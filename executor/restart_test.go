@@ -20,7 +20,9 @@ import (
 // follows those pods until the claim is released or expires; then it takes the Lease back
 // and adopts what is left.
 func TestRestartedReplicaWaitsForItsAdopter(t *testing.T) {
-	leases := func(h *harness) coordinationclient.LeaseInterface { return h.client.CoordinationV1().Leases("ci") }
+	leases := func(h *harness) coordinationclient.LeaseInterface {
+		return direct(h.client).CoordinationV1().Leases("ci")
+	}
 	tests := []struct {
 		name string
 		end  func(h *harness)
@@ -93,8 +95,8 @@ func TestClaimGivenUp(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			client := newFakeAPI(claimLease(dead, us, time.Now(), cutoff))
-			leases := client.CoordinationV1().Leases("ci")
+			client := newFakeAPI(t, claimLease(dead, us, time.Now(), cutoff))
+			leases := direct(client).CoordinationV1().Leases("ci")
 			ctx := context.Background()
 			held, err := leases.Get(ctx, LeaseName("r1", dead), metav1.GetOptions{})
 			if err != nil {

@@ -245,15 +245,21 @@ func (j *jobRun) cleanup(feed *podFeed) error {
 		case <-ctx.Done():
 		}
 		// No delete event (a missed watch window): ask the API server.
-		getCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, err := j.k.client.CoreV1().Pods(j.pod.Namespace).Get(getCtx, j.pod.Name, metav1.GetOptions{})
-		cancel()
-		if !apierrors.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("pod %s still exists %s after its deletion", j.pod.Name, cleanupTimeout))
-		}
+		errs = append(errs, confirmGone(j.k.client, j.pod))
 		break
 	}
 	return errors.Join(errs...)
+}
+
+// confirmGone asks the API server whether a deleted pod is gone, when its informer has not
+// said so within cleanupTimeout.
+func confirmGone(c Client, pod *corev1.Pod) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := c.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		return fmt.Errorf("pod %s still exists %s after its deletion", pod.Name, cleanupTimeout)
+	}
+	return nil
 }
 
 // describe says what the job gets, before anything is created.

@@ -37,7 +37,7 @@ func newHarness(t *testing.T, unsched time.Duration, objects ...runtime.Object) 
 // newHarnessOpts is newHarness with the executor's Options; Client and Logs are the harness's.
 func newHarnessOpts(t *testing.T, opts Options, objects ...runtime.Object) *harness {
 	t.Helper()
-	return newHarnessOn(t, newFakeAPI(objects...), opts)
+	return newHarnessOn(t, newFakeAPI(t, objects...), opts)
 }
 
 // newHarnessOn is an executor with opts on client, which other harnesses may share.
@@ -63,7 +63,7 @@ func newHarnessOn(t *testing.T, client *fake.Clientset, opts Options) *harness {
 	case <-ctx.Done():
 		t.Fatal("the sweep at start did not end")
 	}
-	w, err := client.CoreV1().Pods("ci").Watch(context.Background(), metav1.ListOptions{})
+	w, err := direct(client).CoreV1().Pods("ci").Watch(context.Background(), metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,12 +89,12 @@ func (h *harness) created() *corev1.Pod {
 
 func (h *harness) setStatus(pod *corev1.Pod, st corev1.PodStatus) {
 	h.t.Helper()
-	p, err := h.client.CoreV1().Pods(pod.Namespace).Get(context.Background(), pod.Name, metav1.GetOptions{})
+	p, err := direct(h.client).CoreV1().Pods(pod.Namespace).Get(context.Background(), pod.Name, metav1.GetOptions{})
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	p.Status = st
-	if _, err := h.client.CoreV1().Pods(pod.Namespace).UpdateStatus(context.Background(), p, metav1.UpdateOptions{}); err != nil {
+	if _, err := direct(h.client).CoreV1().Pods(pod.Namespace).UpdateStatus(context.Background(), p, metav1.UpdateOptions{}); err != nil {
 		h.t.Fatal(err)
 	}
 }
@@ -131,8 +131,8 @@ func (h *harness) result(done <-chan runResult) runResult {
 func (h *harness) assertClean() []int64 {
 	h.t.Helper()
 	ctx := context.Background()
-	pods, _ := h.client.CoreV1().Pods("ci").List(ctx, metav1.ListOptions{})
-	secrets, _ := h.client.CoreV1().Secrets("ci").List(ctx, metav1.ListOptions{})
+	pods, _ := direct(h.client).CoreV1().Pods("ci").List(ctx, metav1.ListOptions{})
+	secrets, _ := direct(h.client).CoreV1().Secrets("ci").List(ctx, metav1.ListOptions{})
 	if len(pods.Items)+len(secrets.Items) != 0 {
 		h.t.Errorf("left behind: %d pods, %d secrets", len(pods.Items), len(secrets.Items))
 	}
@@ -310,7 +310,7 @@ func TestRunPodDeletedBySomeoneElse(t *testing.T) {
 	h := newHarness(t, time.Minute)
 	done := h.run(context.Background(), nil)
 	pod := h.created()
-	if err := h.client.CoreV1().Pods("ci").Delete(context.Background(), pod.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(0))}); err != nil {
+	if err := direct(h.client).CoreV1().Pods("ci").Delete(context.Background(), pod.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(0))}); err != nil {
 		t.Fatal(err)
 	}
 	got := h.result(done)
@@ -339,8 +339,8 @@ func TestSweepAtStartDeletesPodsWhoseJobIsOver(t *testing.T) {
 		mk("running", corev1.PodRunning, time.Minute), mk("stuck", corev1.PodRunning, 2*time.Hour),
 		orphan, owned, other)
 	ctx := context.Background()
-	pods, _ := h.client.CoreV1().Pods("ci").List(ctx, metav1.ListOptions{})
-	secrets, _ := h.client.CoreV1().Secrets("ci").List(ctx, metav1.ListOptions{})
+	pods, _ := direct(h.client).CoreV1().Pods("ci").List(ctx, metav1.ListOptions{})
+	secrets, _ := direct(h.client).CoreV1().Secrets("ci").List(ctx, metav1.ListOptions{})
 	var left []string
 	for _, p := range pods.Items {
 		left = append(left, "pod "+p.Name)

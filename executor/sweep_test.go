@@ -39,7 +39,7 @@ func unreportedPod(name string, ago time.Duration) *corev1.Pod {
 // TestSweepRunsPeriodically: what a dead runner leaves while this one runs (a finished pod,
 // a Secret that never got its pod) goes at the next sweep, not only at the next start.
 func TestSweepRunsPeriodically(t *testing.T) {
-	client := fake.NewClientset()
+	client := recorded(t, fake.NewClientset())
 	rc := config.Runner{Name: "r1", URL: "https://gitlab.example.com", Kubernetes: config.Kubernetes{Namespace: "ci", HelperImage: "helper:1"}}
 	k, err := NewKubernetes(rc, Options{Client: client, Logs: &fakeLogs{}, SweepInterval: 20 * time.Millisecond})
 	if err != nil {
@@ -54,17 +54,17 @@ func TestSweepRunsPeriodically(t *testing.T) {
 		t.Fatal("the sweep at start did not end")
 	}
 	// Left behind after the sweep at start.
-	if _, err := client.CoreV1().Pods("ci").Create(ctx, finishedPod("kr-job-1", time.Hour), metav1.CreateOptions{}); err != nil {
+	if _, err := direct(client).CoreV1().Pods("ci").Create(ctx, finishedPod("kr-job-1", time.Hour), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "kr-job-2", Namespace: "ci", Labels: RunnerSelector("r1"),
 		CreationTimestamp: metav1.NewTime(time.Now().Add(-time.Hour))}}
-	if _, err := client.CoreV1().Secrets("ci").Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+	if _, err := direct(client).CoreV1().Secrets("ci").Create(ctx, secret, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for {
-		_, perr := client.CoreV1().Pods("ci").Get(ctx, "kr-job-1", metav1.GetOptions{})
-		_, serr := client.CoreV1().Secrets("ci").Get(ctx, "kr-job-2", metav1.GetOptions{})
+		_, perr := direct(client).CoreV1().Pods("ci").Get(ctx, "kr-job-1", metav1.GetOptions{})
+		_, serr := direct(client).CoreV1().Secrets("ci").Get(ctx, "kr-job-2", metav1.GetOptions{})
 		if apierrors.IsNotFound(perr) && apierrors.IsNotFound(serr) {
 			return
 		}
@@ -89,7 +89,7 @@ func TestSweepSparesLiveJobs(t *testing.T) {
 		unreportedPod("unreported", 2*finishedPodAge),
 		unreportedPod("abandoned", 2*unreportedPodAge),
 	} {
-		if _, err := h.client.CoreV1().Pods("ci").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+		if _, err := direct(h.client).CoreV1().Pods("ci").Create(ctx, p, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -105,7 +105,7 @@ func TestSweepSparesLiveJobs(t *testing.T) {
 	if err := h.exec.Sweep(ctx, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	pods, err := h.client.CoreV1().Pods("ci").List(ctx, metav1.ListOptions{})
+	pods, err := direct(h.client).CoreV1().Pods("ci").List(ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

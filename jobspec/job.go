@@ -87,8 +87,13 @@ type Image struct {
 	Entrypoint []string  `json:"entrypoint,omitempty"`
 	Ports      []Port    `json:"ports,omitempty"`
 	Variables  Variables `json:"variables,omitempty"`
-	PullPolicy []string  `json:"pull_policy,omitempty"`
+	// PullPolicy lists the policies the job would accept, in order (PullPolicies).
+	PullPolicy []string `json:"pull_policy,omitempty"`
 }
+
+// PullPolicies are the image pull policy names a job or the runner's config may use, in
+// GitLab's spelling; the compiler, the config and the pod builder all check against this list.
+var PullPolicies = []string{"always", "if-not-present", "never"}
 
 type Artifact struct {
 	Name           string   `json:"name"`

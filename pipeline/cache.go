@@ -5,17 +5,17 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/kuberunner/kuberunner/executor/step"
+	"github.com/kuberunner/kuberunner/executor/agent"
 )
 
 // cachePath is where local pipelines serve the jobs' cache store.
 const cachePath = "/cache/"
 
 // cacheServer is the cache store of local pipelines, so `cache:` works with no volume on
-// the cluster: the jobs' agents GET and PUT cachePath<key> (step.HTTPStore) with their job
+// the cluster: the jobs' agents GET and PUT cachePath<key> (agent.HTTPStore) with their job
 // token, and the archives stay in the repository's state directory for the next pipeline.
 type cacheServer struct {
-	store      step.DirStore
+	store      agent.DirStore
 	authorized func(token string) bool
 }
 
@@ -32,7 +32,7 @@ func (c cacheServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet:
 		rc, err := c.store.Get(r.Context(), key)
-		if errors.Is(err, step.ErrCacheMiss) {
+		if errors.Is(err, agent.ErrCacheMiss) {
 			http.NotFound(w, r)
 			return
 		}

@@ -74,7 +74,7 @@ func creds(job *jobspec.Job, id int64, token string) gitlab.JobCredentials {
 	return gitlab.JobCredentials{URL: job.Variables.Get("CI_SERVER_URL"), ID: id, Token: token}
 }
 
-// cloneAs fetches the job's commit the way the step agent does: the token in a header.
+// cloneAs fetches the job's commit the way the agent does: the token in a header.
 func cloneAs(ctx context.Context, job *jobspec.Job, dir string) error {
 	auth := base64.StdEncoding.EncodeToString([]byte("gitlab-ci-token:" + job.Token))
 	cmd := exec.CommandContext(ctx, "git", "-c", "http.extraHeader=Authorization: Basic "+auth,

@@ -110,7 +110,7 @@ func TestGitServerServesHEADToAJobToken(t *testing.T) {
 	if got := readFile(t, filepath.Join(clone, "README")); got != "committed\n" {
 		t.Errorf("cloned README = %q, want the committed content", got)
 	}
-	// The fetch the step agent does: the pipeline ref by name.
+	// The fetch the agent does: the pipeline ref by name.
 	gitRun(t, clone, "fetch", "--quiet", "origin", "+refs/pipelines/7:refs/pipelines/7")
 	if got := gitRun(t, clone, "rev-parse", "refs/pipelines/7"); got != head {
 		t.Errorf("refs/pipelines/7 = %s, want %s", got, head)

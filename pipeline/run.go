@@ -19,7 +19,7 @@ import (
 
 	"github.com/kuberunner/kuberunner/config"
 	"github.com/kuberunner/kuberunner/coordinator"
-	"github.com/kuberunner/kuberunner/executor/step"
+	"github.com/kuberunner/kuberunner/executor/agent"
 	"github.com/kuberunner/kuberunner/gitlab"
 	"github.com/kuberunner/kuberunner/metrics"
 	"github.com/kuberunner/kuberunner/runner"
@@ -131,7 +131,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	mux.Handle("/api/v4/", srv)
 	mux.Handle(src.git.Path()+"/", src.git)
 	mux.Handle(cachePath+"{key}", cacheServer{
-		store:      step.DirStore{Dir: filepath.Join(src.top, StateDir, "cache")},
+		store:      agent.DirStore{Dir: filepath.Join(src.top, StateDir, "cache")},
 		authorized: eng.Authorized,
 	})
 	if k := &opts.Runner.Kubernetes; k.CacheClaim == "" && k.CacheURL == "" {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
-	"github.com/kuberunner/kuberunner/executor/step"
+	"github.com/kuberunner/kuberunner/executor/agent"
 	"github.com/kuberunner/kuberunner/gitlab"
 	"github.com/kuberunner/kuberunner/runner"
 )
@@ -24,8 +24,8 @@ func stepCommand() *cli.Command {
 		Usage:  "run one step of a job inside its pod (used by the kubernetes executor)",
 		Hidden: true,
 		Commands: []*cli.Command{
-			{Name: "prepare", Usage: "get sources, artifacts and cache; install the agent", Action: stepAction(step.Prepare)},
-			{Name: "run", Usage: "run the job's scripts, upload artifacts, save the cache", Action: stepAction(step.Run)},
+			{Name: "prepare", Usage: "get sources, artifacts and cache; install the agent", Action: stepAction(agent.Prepare)},
+			{Name: "run", Usage: "run the job's scripts, upload artifacts, save the cache", Action: stepAction(agent.Run)},
 			{Name: "ship", Usage: "ship the job's trace to GitLab and send its final state", Action: shipAction},
 		},
 	}
@@ -33,7 +33,7 @@ func stepCommand() *cli.Command {
 
 // stepAction exits with the step's own code: the executor reads it from the container's
 // terminated state. SIGTERM (the pod being deleted on cancel) cancels the step's context.
-func stepAction(fn func(context.Context, step.Options) int) cli.ActionFunc {
+func stepAction(fn func(context.Context, agent.Options) int) cli.ActionFunc {
 	return func(ctx context.Context, _ *cli.Command) error {
 		ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 		defer stop()
@@ -41,7 +41,7 @@ func stepAction(fn func(context.Context, step.Options) int) cli.ActionFunc {
 		if err != nil {
 			return fmt.Errorf("gitlab client: %w", err)
 		}
-		code := fn(ctx, step.Options{Artifacts: client})
+		code := fn(ctx, agent.Options{Artifacts: client})
 		stop()
 		os.Exit(code)
 		return nil

@@ -62,7 +62,7 @@ func TestReloaderRefusesInvalidFile(t *testing.T) {
 	defer func() { cancel(); <-done }()
 
 	data, _ := os.ReadFile(path)
-	if err := os.WriteFile(path, append([]byte("concurent: 2\n"), data...), 0o600); err != nil {
+	if err := replaceFile(path, append([]byte("concurent: 2\n"), data...)); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the refusal", func() bool { return strings.Contains(logs.String(), "config not reloaded") })
@@ -78,7 +78,7 @@ func TestReloaderRefusesInvalidFile(t *testing.T) {
 
 	good := strings.Replace(string(data), "log_level: info", "log_level: debug", 1)
 	good = strings.Replace(good, `listen_address: ""`, `listen_address: ":9999"`, 1)
-	if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
+	if err := replaceFile(path, []byte(good)); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the reload", func() bool { fr.mu.Lock(); defer fr.mu.Unlock(); return len(fr.calls) == 1 })
@@ -91,6 +91,17 @@ func TestReloaderRefusesInvalidFile(t *testing.T) {
 	if !strings.Contains(logs.String(), "listen_address needs a restart") {
 		t.Errorf("listen_address change not logged as needing a restart:\n%s", logs.String())
 	}
+}
+
+// replaceFile gives path new content at once, as an editor or a Secret volume does: the
+// watcher polls every few milliseconds and must never read a half-written file (an empty
+// one is a valid configuration with no runners).
+func replaceFile(path string, data []byte) error {
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

@@ -21,6 +21,21 @@ daemon_alive() {
 	pid_alive "$(<"$PIDS/$name.pid")" "$(<"$PIDS/$name.exe")"
 }
 
+# close_inherited_fds closes every descriptor of the calling (sub)shell beyond 0-2, for a
+# subshell about to exec a daemon: the daemon keeps nothing of ours or of our caller's, where
+# one inherited lock (the harness's fd 9, or a caller's `flock file cluster up`) would stay
+# held for as long as the daemon runs. The list is read from /proc before the first close;
+# closing a descriptor that is gone already (the listing's own) is harmless.
+close_inherited_fds() {
+	local fd
+	for fd in /proc/"$BASHPID"/fd/*; do
+		fd=${fd##*/}
+		if ((fd > 2)); then
+			eval "exec $fd>&-"
+		fi
+	done
+}
+
 # daemon NAME BINARY ARGS...: starts BINARY in its own session unless NAME already runs.
 # Its own session keeps it alive after the harness exits and out of reach of a Ctrl-C.
 daemon() {
@@ -31,14 +46,8 @@ daemon() {
 	echo "--- start $(date -Is)" >>"$LOGS/$name.log"
 	# A background child of a non-interactive shell is not a group leader, so setsid execs in
 	# place (as the subshell does) and $! is the daemon's own PID.
-	# The daemon keeps no descriptor of ours or of our caller's beyond 0-2: one inherited
-	# lock (the harness's fd 9, or a caller's `flock file cluster up`) would stay held for as
-	# long as the daemon runs.
 	(
-		for fd in /proc/$BASHPID/fd/*; do
-			fd=${fd##*/}
-			((fd > 2)) && eval "exec $fd>&-"
-		done
+		close_inherited_fds
 		exec setsid "$bin" "$@" >>"$LOGS/$name.log" 2>&1 </dev/null
 	) &
 	echo $! >"$PIDS/$name.pid"

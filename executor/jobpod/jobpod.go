@@ -1,5 +1,5 @@
 // Package jobpod is the contract between the pod builder (package executor) and the program
-// that runs inside the job pod (package executor/step): where things are in the pod, the
+// that runs inside the job pod (package executor/agent): where things are in the pod, the
 // agent's configuration file and the failure record it leaves behind. Both sides import it
 // and nothing else of each other, as Tekton's entrypoint shares its paths: the pod builder
 // stays free of the agent's GitLab client and the agent of client-go. It also names the

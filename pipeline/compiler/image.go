@@ -3,6 +3,8 @@ package compiler
 import (
 	"regexp"
 	"strings"
+
+	"github.com/kuberunner/kuberunner/jobspec"
 )
 
 func (c *compilation) image(n *node, job, key string, keys map[string]bool) *Image {
@@ -39,7 +41,7 @@ func (c *compilation) image(n *node, job, key string, keys map[string]bool) *Ima
 		img.PullPolicy = c.strings(v, job, key+":pull_policy")
 		for _, p := range img.PullPolicy {
 			if !pullPolicies[p] {
-				c.errs.add(v, job, "%s:pull_policy %q is not one of: always, if-not-present, never", key, p)
+				c.errs.add(v, job, "%s:pull_policy %q is not one of: %s", key, p, strings.Join(jobspec.PullPolicies, ", "))
 			}
 		}
 	}

@@ -1,5 +1,7 @@
 package compiler
 
+import "github.com/kuberunner/kuberunner/jobspec"
+
 // rootKeywords are the top-level keys that are not jobs.
 var rootKeywords = set("default", "include", "before_script", "image", "services",
 	"after_script", "variables", "stages", "cache", "workflow")
@@ -51,7 +53,7 @@ var (
 	ruleWhens    = set("on_success", "on_failure", "always", "never", "manual", "delayed")
 	artifactWhen = set("on_success", "on_failure", "always")
 	cachePolicy  = set("pull", "push", "pull-push")
-	pullPolicies = set("always", "never", "if-not-present")
+	pullPolicies = set(jobspec.PullPolicies...)
 	retryWhens   = set("always", "unknown_failure", "script_failure", "api_failure",
 		"stuck_or_timeout_failure", "runner_system_failure", "runner_unsupported",
 		"stale_schedule", "job_execution_timeout", "archived_failure", "unmet_prerequisites",

@@ -1,4 +1,4 @@
-package step
+package agent
 
 import (
 	"archive/zip"
