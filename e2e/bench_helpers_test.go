@@ -167,4 +167,7 @@ func (r *benchReport) print(w io.Writer) {
 	row("runner RSS idle", r.RSSIdleMiB, 0, "MiB")
 	row("runner RSS, 20 jobs running", r.RSS20JobsMiB, 0, "MiB")
 	row("runner peak RSS, 50 MiB log", r.PeakRSSLogMiB, 0, "MiB")
+	row("image build job: cold", r.BuildColdS, 0, "s")
+	row("image build job: unchanged (all cached)", r.BuildCachedS, 0, "s")
+	row("image build job: one-line change", r.BuildChangedS, 0, "s")
 }

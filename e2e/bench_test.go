@@ -25,7 +25,8 @@ import (
 // bare pod (the physical limit: create → Succeeded) and as a GitLab job through a real
 // `kuberunner run` process (queued → final state), interleaved round by round so that the
 // machine's noise hits both alike; then a burst of 20 of each at concurrency 4, and the
-// runner's memory idle, with 20 jobs running and under a 50 MiB log. It prints a table with
+// runner's memory idle, with 20 jobs running and under a 50 MiB log; and an image build job
+// (examples/app) cold, unchanged and after a one-line change. It prints a table with
 // each figure's ratio to the bare pod and writes it as JSON to $KR_BENCH_REPORT (default:
 // kuberunner-bench.json in the temp directory). Run it once: -benchtime 1x.
 func BenchmarkJobVsBarePod(b *testing.B) {
@@ -53,6 +54,9 @@ func BenchmarkJobVsBarePod(b *testing.B) {
 		wide.start(b)
 		r.RSS20JobsMiB = measureRSSWithJobs(b, s, wide, 20)
 		wide.signal(b, 15)
+
+		cold, cached, changed := buildThrice(b, newImageEnv(b))
+		r.BuildColdS, r.BuildCachedS, r.BuildChangedS = cold.took.Seconds(), cached.took.Seconds(), changed.took.Seconds()
 		r.print(os.Stdout)
 		r.write(b)
 		b.ReportMetric(r.JobMedianS/r.PodMedianS, "job/pod")
@@ -75,6 +79,9 @@ type benchReport struct {
 	RSSIdleMiB    float64 `json:"runner_rss_idle_mib"`
 	RSS20JobsMiB  float64 `json:"runner_rss_20_jobs_running_mib"`
 	PeakRSSLogMiB float64 `json:"runner_peak_rss_50mib_log_mib"`
+	BuildColdS    float64 `json:"image_build_cold_s"`
+	BuildCachedS  float64 `json:"image_build_all_cached_s"`
+	BuildChangedS float64 `json:"image_build_one_line_change_s"`
 }
 
 // measureSingles alternates a bare pod and a trivial job, rounds times, and keeps medians.

@@ -53,7 +53,7 @@ type imageEnv struct {
 	deployNS string
 }
 
-func newImageEnv(t *testing.T) *imageEnv {
+func newImageEnv(t testing.TB) *imageEnv {
 	t.Helper()
 	images, err := e2eutil.LoadImages()
 	if err != nil {
@@ -67,7 +67,7 @@ func newImageEnv(t *testing.T) *imageEnv {
 }
 
 // run runs the repository's pipeline file; edit may change the runner's Kubernetes section.
-func (e *imageEnv) run(t *testing.T, repo, file string, vars []string, edit func(*config.Kubernetes)) localRun {
+func (e *imageEnv) run(t testing.TB, repo, file string, vars []string, edit func(*config.Kubernetes)) localRun {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
@@ -115,7 +115,7 @@ type recorder struct {
 
 // record watches the jobs' namespace for pods (their specs as created) and job Secrets
 // (the registry password each job got), until stop.
-func (e *imageEnv) record(ctx context.Context, t *testing.T) *recorder {
+func (e *imageEnv) record(ctx context.Context, t testing.TB) *recorder {
 	t.Helper()
 	ctx, cancel := context.WithCancel(ctx)
 	r := &recorder{cancel: cancel, done: make(chan struct{})}
@@ -167,7 +167,7 @@ func (r *recorder) stop() localRun {
 }
 
 // job is the result of the named job.
-func (r localRun) job(t *testing.T, name string) pipeline.JobResult {
+func (r localRun) job(t testing.TB, name string) pipeline.JobResult {
 	t.Helper()
 	for _, j := range r.res.Jobs {
 		if j.Name == name {
@@ -180,7 +180,7 @@ func (r localRun) job(t *testing.T, name string) pipeline.JobResult {
 
 // appRepo is a git repository on main holding examples/app (its pipeline file
 // examples/app/.gitlab-ci.yml), committed.
-func appRepo(t *testing.T) string {
+func appRepo(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	src := filepath.Join("..", "examples", "app")
@@ -211,13 +211,13 @@ func appRepo(t *testing.T) string {
 }
 
 // projectPath is the repository's project path, as the pipeline computes it.
-func projectPath(t *testing.T, dir string) string {
+func projectPath(t testing.TB, dir string) string {
 	t.Helper()
 	url := gitIn(t, dir, "remote", "get-url", "origin")
 	return strings.TrimSuffix(strings.TrimPrefix(url, "https://gitlab.example.com/"), ".git")
 }
 
-func gitIn(t *testing.T, dir string, args ...string) string {
+func gitIn(t testing.TB, dir string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
@@ -228,14 +228,14 @@ func gitIn(t *testing.T, dir string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-func commitAll(t *testing.T, dir, msg string) string {
+func commitAll(t testing.TB, dir, msg string) string {
 	t.Helper()
 	gitIn(t, dir, "add", "-A")
 	gitIn(t, dir, "-c", "user.name=e2e", "-c", "user.email=e2e@example.invalid", "commit", "-q", "-m", msg)
 	return gitIn(t, dir, "rev-parse", "HEAD")
 }
 
-func writeFile(t *testing.T, path, data string) {
+func writeFile(t testing.TB, path, data string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
@@ -246,7 +246,7 @@ func writeFile(t *testing.T, path, data string) {
 }
 
 // registryDigest asks the registry for the digest of repo:tag.
-func registryDigest(t *testing.T, registry, repo, tag string) string {
+func registryDigest(t testing.TB, registry, repo, tag string) string {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodHead, fmt.Sprintf("http://%s/v2/%s/manifests/%s", registry, repo, tag), nil)
 	if err != nil {

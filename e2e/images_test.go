@@ -81,7 +81,28 @@ func TestAppPipelineBuildsTestsPushesDeploys(t *testing.T) {
 // with this tiny context the pod's start dominates them (it failed once at 3.9 s cached
 // against 3.6 s cold).
 func TestImageBuildCache(t *testing.T) {
-	e := newImageEnv(t)
+	cold, cached, changed := buildThrice(t, newImageEnv(t))
+	if steps, missing := buildSteps(cached.out); len(steps) < 4 || len(missing) > 0 || ran("writing the credits", cached.out) {
+		t.Errorf("unchanged context: steps %v, not cached %v; want every step cached", steps, missing)
+	}
+	// A step reused from the registry cache whose layer a later step needs is downloaded,
+	// not marked CACHED: what tells is whether its command ran.
+	if ran("writing the credits", changed.out) || !ran("rendering index.html", changed.out) {
+		t.Errorf("one-line change: want the step before COPY site/ reused and the one after it run:\n%s", changed.out)
+	}
+	t.Logf("build times: first %s, unchanged %s, one-line change %s", cold.took, cached.took, changed.took)
+}
+
+// buildRun is one image build job: how long it took and the pipeline's output.
+type buildRun struct {
+	took time.Duration
+	out  string
+}
+
+// buildThrice builds examples/app through a local pipeline three times: from nothing, with
+// nothing changed (every step comes from the registry cache: each job's BuildKit starts
+// empty), and after a one-line change to a file copied late in the Dockerfile.
+func buildThrice(t testing.TB, e *imageEnv) (cold, cached, changed buildRun) {
 	repo := appRepo(t)
 	writeFile(t, repo+"/build.yml", `
 build:
@@ -91,29 +112,18 @@ build:
     - kuberunner build --push -t "$CI_REGISTRY_IMAGE/app:tmp" --build-arg "BASE_IMAGE=$BASE_IMAGE" examples/app
 `)
 	commitAll(t, repo, "build only")
-	build := func(name string) (time.Duration, string) {
+	build := func(name string) buildRun {
 		r := e.run(t, repo, "build.yml", nil, nil)
 		j := r.job(t, "build")
 		if j.Status != pipeline.StatusSuccess {
 			t.Fatalf("%s build: %s", name, j.Describe())
 		}
-		t.Logf("%s build: %s", name, j.Duration)
-		return j.Duration, r.out
+		return buildRun{j.Duration, r.out}
 	}
-	cold, _ := build("first")
-	cached, out := build("unchanged")
-	if steps, missing := buildSteps(out); len(steps) < 4 || len(missing) > 0 || ran("writing the credits", out) {
-		t.Errorf("unchanged context: steps %v, not cached %v; want every step cached", steps, missing)
-	}
+	cold, cached = build("first"), build("unchanged")
 	writeFile(t, repo+"/examples/app/site/index.html.in", "<p>changed, version @VERSION@</p>\n")
 	commitAll(t, repo, "one line")
-	changed, out := build("one-line change")
-	// A step reused from the registry cache whose layer a later step needs is downloaded,
-	// not marked CACHED: what tells is whether its command ran.
-	if ran("writing the credits", out) || !ran("rendering index.html", out) {
-		t.Errorf("one-line change: want the step before COPY site/ reused and the one after it run:\n%s", out)
-	}
-	t.Logf("build times: first %s, unchanged %s, one-line change %s", cold, cached, changed)
+	return cold, cached, build("one-line change")
 }
 
 // TestImageBuildFailingRun: a failing RUN step fails the job with script_failure, the
