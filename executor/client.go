@@ -83,6 +83,18 @@ func podInformer(c Client, namespace, selector string) cache.SharedIndexInformer
 		},
 	}
 	// The client says whether it can serve watch lists (the fake clientset cannot).
-	return cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(lw, c), &corev1.Pod{}, 0,
+	inf := cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(lw, c), &corev1.Pod{}, 0,
 		cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	// The only error is an informer already started; this one is not.
+	_ = inf.SetTransform(withoutManagedFields)
+	return inf
+}
+
+// withoutManagedFields drops what the runner never reads and every status update of a pod
+// grows: server-side apply's field ownership, a large part of a cached job pod.
+func withoutManagedFields(obj any) (any, error) {
+	if m, ok := obj.(metav1.Object); ok {
+		m.SetManagedFields(nil)
+	}
+	return obj, nil
 }
