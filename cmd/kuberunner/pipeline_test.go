@@ -17,9 +17,21 @@ import (
 // newRepo is a git repository whose one commit, with message msg, holds .gitlab-ci.yml.
 func newRepo(t *testing.T, ciYAML, msg string) string {
 	t.Helper()
+	return newRepoOf(t, map[string][]byte{".gitlab-ci.yml": []byte(ciYAML)}, msg)
+}
+
+// newRepoOf commits files (path -> content) to a new repository on branch main.
+func newRepoOf(t *testing.T, files map[string][]byte, msg string) string {
+	t.Helper()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, ".gitlab-ci.yml"), []byte(ciYAML), 0o644); err != nil {
-		t.Fatal(err)
+	for name, data := range files {
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, args := range [][]string{{"init", "--quiet", "--initial-branch=main"}, {"add", "-A"}, {"commit", "--quiet", "-m", msg}} {
 		cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
