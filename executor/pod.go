@@ -74,11 +74,12 @@ func BuildJob(job *jobspec.Job, pc PodConfig) (*JobObjects, error) {
 		return nil, err
 	}
 	agent := jobpod.Config{
-		GitLabURL:  pc.Runner.GitLabURL,
-		BuildsDir:  jobpod.BuildsDir,
-		ProjectDir: projectDir(&j),
-		Entrypoint: job.Image.Entrypoint,
-		Kubectl:    f.deploy != nil,
+		GitLabURL:        pc.Runner.GitLabURL,
+		BuildsDir:        jobpod.BuildsDir,
+		ProjectDir:       projectDir(&j),
+		Entrypoint:       job.Image.Entrypoint,
+		Kubectl:          f.deploy != nil,
+		PrepareInShipper: true, // withTrace: the shipper's hook runs prepare
 	}
 	if pc.CacheClaim != "" {
 		agent.CacheDir = jobpod.CacheDir
@@ -162,7 +163,7 @@ func (pc *PodConfig) podSpec(job *jobspec.Job, f features, secret *corev1.Secret
 	}
 	spec := &corev1.PodSpec{
 		RestartPolicy:                 corev1.RestartPolicyNever,
-		InitContainers:                append([]corev1.Container{prepare}, sidecars...),
+		InitContainers:                sidecars,
 		Containers:                    []corev1.Container{build},
 		Volumes:                       volumes,
 		ServiceAccountName:            pc.ServiceAccount,
@@ -178,7 +179,7 @@ func (pc *PodConfig) podSpec(job *jobspec.Job, f features, secret *corev1.Secret
 		// to every container: noise in the job's environment.
 		EnableServiceLinks: ptr(false),
 	}
-	pc.withTrace(spec)
+	pc.withTrace(spec, prepare)
 	for _, name := range pc.ImagePullSecrets {
 		spec.ImagePullSecrets = append(spec.ImagePullSecrets, corev1.LocalObjectReference{Name: name})
 	}

@@ -16,15 +16,23 @@ import (
 	"github.com/kuberunner/kuberunner/runner"
 )
 
-// stepCommand is the agent inside a job pod: `kuberunner step prepare` in the init container,
-// `kuberunner step run` in the build container. Hidden: people never run it by hand.
+// stepCommand is the agent inside a job pod: `step prepare --hook` in the trace shipper's
+// postStart hook (`step prepare` alone in the init container of earlier pods), `step run`
+// in the build container, `step ship` as the shipper. Hidden: people never run it by hand.
 func stepCommand() *cli.Command {
 	return &cli.Command{
 		Name:   "step",
 		Usage:  "run one step of a job inside its pod (used by the kubernetes executor)",
 		Hidden: true,
 		Commands: []*cli.Command{
-			{Name: "prepare", Usage: "get sources, artifacts and cache; install the agent", Action: stepAction(agent.Prepare)},
+			{Name: "prepare", Usage: "get sources, artifacts and cache; install the agent",
+				Flags: []cli.Flag{&cli.BoolFlag{Name: "hook", Usage: "run as the trace shipper's postStart hook: always succeed, leave the outcome in the trace directory"}},
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					if cmd.Bool("hook") {
+						return stepAction(agent.PrepareInShipper)(ctx, cmd)
+					}
+					return stepAction(agent.Prepare)(ctx, cmd)
+				}},
 			{Name: "run", Usage: "run the job's scripts, upload artifacts, save the cache", Action: stepAction(agent.Run)},
 			{Name: "ship", Usage: "ship the job's trace to GitLab and send its final state", Action: shipAction},
 		},

@@ -42,6 +42,9 @@ type Options struct {
 	// Cache is the cache store; nil means a DirStore in jobpod.Config.CacheDir, else an
 	// HTTPStore at jobpod.Config.CacheURL, else no cache.
 	Cache Store
+	// Stdout is the container log, which gets a copy of the masked job log (default
+	// os.Stdout).
+	Stdout io.Writer
 }
 
 func (o *Options) defaults() {
@@ -86,13 +89,13 @@ func load(o Options) (*agent, error) {
 	}
 	out := o.Log
 	if out == nil {
-		out = os.Stdout
+		out = a.stdout()
 		if a.cfg.Trace != nil {
 			tf, err := openTraceFile(o.TraceDir, a.cfg.Trace)
 			if err != nil {
 				return nil, err
 			}
-			a.trace, out = tf, teeLog(tf, os.Stdout)
+			a.trace, out = tf, teeLog(tf, out)
 		}
 	}
 	a.log = trace.NewWriter(out, a.job.Masks(), a.job.Features.TokenMaskPrefixes)
@@ -159,8 +162,13 @@ func (a *agent) errorf(format string, args ...any) {
 // fail records why the job failed for the executor and returns the exit code to use.
 func (a *agent) fail(reason jobspec.FailureReason, err error) int {
 	a.errorf("%v", err)
-	// The termination message is in the pod's status, for anyone who may get pods.
-	a.failure = &jobpod.Failure{Reason: string(reason), Message: a.mask(err.Error())}
+	return a.record(&jobpod.Failure{Reason: string(reason), Message: a.mask(err.Error())})
+}
+
+// record leaves f, already in the job log, as the container's termination message: it is
+// in the pod's status, for anyone who may get pods, so its message is masked.
+func (a *agent) record(f *jobpod.Failure) int {
+	a.failure = f
 	b, _ := json.Marshal(a.failure)
 	if werr := os.WriteFile(a.opts.TerminationLog, b, 0o644); werr != nil {
 		a.warnf("write termination message: %v", werr)
@@ -175,4 +183,12 @@ func loadFailed(o Options, err error) int {
 		o.Log = os.Stdout
 	}
 	return (&agent{opts: o, log: o.Log}).fail(jobspec.RunnerSystemFailure, err)
+}
+
+// stdout is the container log (Options.Stdout, os.Stdout by default).
+func (a *agent) stdout() io.Writer {
+	if a.opts.Stdout != nil {
+		return a.opts.Stdout
+	}
+	return os.Stdout
 }

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/kuberunner/kuberunner/executor/jobpod"
 	"github.com/kuberunner/kuberunner/jobspec"
 )
 
@@ -97,4 +99,65 @@ func (a *agent) install(path, name string) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), filepath.Join(a.opts.BinDir, name))
+}
+
+// PrepareInShipper is `kuberunner-agent step prepare --hook`: Prepare as the trace
+// shipper's postStart hook, so that the job's pod starts one container fewer. It always
+// succeeds (a failing hook only gets the shipper killed and restarted) and leaves its
+// outcome in the trace directory, where the build container's agent finds it; a restarted
+// shipper's hook finds prepare done and returns at once. Its output goes to the trace only:
+// the kubelet would hold a hook's output in memory, and the build container's agent copies
+// it to its own container log (replayPrepare).
+func PrepareInShipper(ctx context.Context, o Options) int {
+	o.defaults()
+	done := filepath.Join(o.TraceDir, jobpod.TracePrepared)
+	if fileExists(done) {
+		return 0
+	}
+	o.TerminationLog = filepath.Join(o.TraceDir, jobpod.TracePrepareFailure)
+	if o.Stdout == nil {
+		o.Stdout = io.Discard
+	}
+	Prepare(ctx, o)
+	if err := os.WriteFile(done, nil, 0o644); err != nil {
+		fmt.Fprintf(os.Stderr, "record that prepare is over: %v\n", err)
+	}
+	return 0
+}
+
+// replayPrepare copies prepare's output, the trace file's content when the build container
+// starts, to the container log, so that `kubectl logs -c build` shows the whole job as the
+// prepare container's log and build's did together.
+func (a *agent) replayPrepare() {
+	f, err := os.Open(filepath.Join(a.opts.TraceDir, jobpod.TraceLog))
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_, _ = io.Copy(a.stdout(), io.LimitReader(f, a.trace.size))
+}
+
+// prepareOutcome is how prepare ended when the shipper's hook ran it: finished, with its
+// Failure if it failed; or not finished at all.
+func prepareOutcome(traceDir string) (f *jobpod.Failure, finished bool) {
+	if !fileExists(filepath.Join(traceDir, jobpod.TracePrepared)) {
+		return nil, false
+	}
+	b, err := os.ReadFile(filepath.Join(traceDir, jobpod.TracePrepareFailure))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, true
+	}
+	f = new(jobpod.Failure)
+	if err == nil {
+		err = json.Unmarshal(b, f)
+	}
+	if err != nil || f.Reason == "" {
+		f = &jobpod.Failure{Reason: string(jobspec.RunnerSystemFailure), Message: fmt.Sprintf("the job's prepare step failed and its reason cannot be read: %v", err)}
+	}
+	return f, true
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

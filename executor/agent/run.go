@@ -36,7 +36,12 @@ func Run(ctx context.Context, o Options) int {
 		ctx, stop = watchCancel(ctx, a.opts.TraceDir)
 		defer stop()
 	}
-	code := a.run(ctx)
+	var code int
+	if f := a.prepared(); f != nil {
+		code = a.record(f) // the job fails as it would had prepare been a container of its own
+	} else {
+		code = a.run(ctx)
+	}
 	a.close()
 	if a.trace != nil {
 		// Last: the shipper takes the verdict as the sign that the output is complete.
@@ -49,6 +54,22 @@ func Run(ctx context.Context, o Options) int {
 		}
 	}
 	return code
+}
+
+// prepared is prepare's failure when the shipper's hook ran it and it failed (its error is
+// in the job log already) or never finished; nil otherwise.
+func (a *agent) prepared() *jobpod.Failure {
+	if a.trace == nil || !a.cfg.PrepareInShipper {
+		return nil
+	}
+	a.replayPrepare()
+	f, finished := prepareOutcome(a.opts.TraceDir)
+	if !finished {
+		err := errors.New("the job's prepare step (sources, artifacts, cache) did not finish before the job started")
+		a.errorf("%v", err)
+		f = &jobpod.Failure{Reason: string(jobspec.RunnerSystemFailure), Message: err.Error()}
+	}
+	return f
 }
 
 func (a *agent) run(ctx context.Context) int {

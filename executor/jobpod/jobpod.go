@@ -62,6 +62,11 @@ type Config struct {
 	Entrypoint []string `json:"entrypoint,omitempty"`
 	// Trace is where the pod's part of the trace begins; set just before the pod is created.
 	Trace *Trace `json:"trace,omitempty"`
+	// PrepareInShipper says prepare runs in the shipper's postStart hook rather than in
+	// an init container of its own, so the build container's agent looks for its outcome
+	// in TraceDir. Every container start costs the kubelet one relist of its containers
+	// (a second by default): the hook makes the job's pod one container shorter.
+	PrepareInShipper bool `json:"prepare_in_shipper,omitempty"`
 }
 
 // Failure is the termination message of an agent that failed for a reason other than the
@@ -88,6 +93,12 @@ const (
 	// TraceProgress is the shipper's ShipperState, rewritten at every acknowledged patch,
 	// so a restarted shipper resumes and the agent sees how far behind it is.
 	TraceProgress = "progress"
+	// TracePrepared exists once prepare, run by the shipper's postStart hook, is over, and
+	// TracePrepareFailure then holds its Failure if it failed. A failing hook would only
+	// get the shipper restarted, so the hook always succeeds and the build container's
+	// agent reports prepare's failure instead of running the job.
+	TracePrepared       = "prepared"
+	TracePrepareFailure = "prepare-failure"
 	// ShipperContainer is the shipper's container name.
 	ShipperContainer = "trace"
 )

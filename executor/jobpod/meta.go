@@ -28,7 +28,9 @@ const (
 
 // Container names of a job pod besides ShipperContainer and the services'. Both carry the
 // job's output, masked at the source, in their container log as well as in TraceLog:
-// prepare's (clone, artifacts, cache) first, then build's (the script).
+// prepare's (clone, artifacts, cache) first, then build's (the script). Prepare now runs in
+// the shipper's postStart hook and writes to the shipper's container log; pods made by
+// earlier versions have an init container named PrepareContainer instead.
 const (
 	PrepareContainer = "prepare"
 	BuildContainer   = "build"

@@ -25,7 +25,6 @@ func terminatedWith(code int32, reason string, message any) corev1.ContainerStat
 func TestDescribeFinishedJob(t *testing.T) {
 	pod := statuses(executorPod(t, "full.yaml", 42, "ci", 5*time.Minute), corev1.PodFailed, map[string]corev1.ContainerState{
 		jobpod.ShipperContainer: terminatedWith(0, "Completed", jobpod.ShipperState{Offset: 5120, Consumed: 4000, Reported: true, State: "failed", Reason: "script_failure", ExitCode: 2}),
-		jobpod.PrepareContainer: done,
 		jobpod.BuildContainer:   {Terminated: &corev1.ContainerStateTerminated{ExitCode: 2, Reason: "Error"}},
 	})
 	pod.Spec.NodeName = "node-a"
@@ -60,20 +59,20 @@ func TestDescribeFinishedJob(t *testing.T) {
 	}
 }
 
-// A pod the agent could not start the script in: its failure record is the outcome.
+// A pod the agent could not start the script in (prepare, in the shipper's hook, failed to
+// clone): its failure record is the outcome.
 func TestDescribeAgentFailure(t *testing.T) {
 	pod := statuses(executorPod(t, "minimal.yaml", 7, "ci", time.Minute), corev1.PodFailed, map[string]corev1.ContainerState{
 		jobpod.ShipperContainer: running,
-		jobpod.PrepareContainer: terminatedWith(1, "Error", jobpod.Failure{Reason: "runner_system_failure", Message: "clone: repository\nnot found"}),
-		jobpod.BuildContainer:   waiting("PodInitializing"),
+		jobpod.BuildContainer:   terminatedWith(1, "Error", jobpod.Failure{Reason: "runner_system_failure", Message: "get sources: clone: repository\nnot found"}),
 	})
 	p := newTestPlugin("ci", pod)
 	if err := p.Describe(context.Background(), 7); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"prepare (init): Terminated (exit 1, Error)",
-		"prepare: runner_system_failure: clone: repository not found",
+		"build: Terminated (exit 1, Error)",
+		"build: runner_system_failure: get sources: clone: repository not found",
 		"Events: <none>",
 	} {
 		if !strings.Contains(oneLine(p.out.String()), want) {

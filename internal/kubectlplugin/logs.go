@@ -18,8 +18,17 @@ var startPoll = time.Second
 // logContainers hold the job's output, in the order it was written. The agent masks it at
 // the source and writes it both to the trace file the shipper sends to GitLab and to its
 // container's stdout, so the container logs carry the same masked text; they are only as
-// complete as the kubelet's log rotation left them, while GitLab's copy is whole.
-var logContainers = []string{jobpod.PrepareContainer, jobpod.BuildContainer}
+// complete as the kubelet's log rotation left them, while GitLab's copy is whole. The build
+// container's log starts with prepare's output (clone, artifacts, cache); pods of earlier
+// versions had it in a prepare container of its own.
+func logContainers(pod *corev1.Pod) []string {
+	for _, c := range pod.Spec.InitContainers {
+		if c.Name == jobpod.PrepareContainer {
+			return []string{jobpod.PrepareContainer, jobpod.BuildContainer}
+		}
+	}
+	return []string{jobpod.BuildContainer}
+}
 
 // Logs prints the job's output: prepare's (clone, artifacts, cache), then the script's.
 // With follow, it waits for each container to start and streams it until it ends.
@@ -28,7 +37,7 @@ func (p *Plugin) Logs(ctx context.Context, jobID int64, follow bool) error {
 	if err != nil {
 		return err
 	}
-	for _, name := range logContainers {
+	for _, name := range logContainers(pod) {
 		if follow {
 			if pod, err = p.waitStarted(ctx, pod, name); err != nil {
 				return err

@@ -26,23 +26,46 @@ func logReactor(tp testPlugin, asked *[]corev1.PodLogOptions) {
 	})
 }
 
+// The build container's log holds the whole job, prepare's part first; a pod of an earlier
+// version has a prepare container, whose log comes first.
 func TestLogsPrepareThenBuild(t *testing.T) {
-	p := newTestPlugin("", jobPods(t)...) // all namespaces: job 42 is in ci
-	var asked []corev1.PodLogOptions
-	logReactor(p, &asked)
-	if err := p.Logs(context.Background(), 42, false); err != nil {
-		t.Fatal(err)
-	}
-	if d := cmp.Diff("ci/prepare log\nci/build log\n", p.out.String()); d != "" {
-		t.Errorf("output (-want +got):\n%s", d)
-	}
-	want := []corev1.PodLogOptions{{Container: jobpod.PrepareContainer}, {Container: jobpod.BuildContainer}}
-	if d := cmp.Diff(want, asked); d != "" {
-		t.Errorf("log requests (-want +got):\n%s", d)
+	for _, tc := range []struct {
+		name    string
+		old     bool
+		want    string
+		wantReq []corev1.PodLogOptions
+	}{
+		{"prepare in the shipper's hook", false, "ci/build log\n", []corev1.PodLogOptions{{Container: jobpod.BuildContainer}}},
+		{"prepare container", true, "ci/prepare log\nci/build log\n",
+			[]corev1.PodLogOptions{{Container: jobpod.PrepareContainer}, {Container: jobpod.BuildContainer}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pods := jobPods(t)
+			if tc.old {
+				for _, o := range pods {
+					pod := o.(*corev1.Pod)
+					pod.Spec.InitContainers = append(pod.Spec.InitContainers, corev1.Container{Name: jobpod.PrepareContainer})
+					pod.Status.InitContainerStatuses = append(pod.Status.InitContainerStatuses,
+						corev1.ContainerStatus{Name: jobpod.PrepareContainer, State: done})
+				}
+			}
+			p := newTestPlugin("", pods...) // all namespaces: job 42 is in ci
+			var asked []corev1.PodLogOptions
+			logReactor(p, &asked)
+			if err := p.Logs(context.Background(), 42, false); err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tc.want, p.out.String()); d != "" {
+				t.Errorf("output (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.wantReq, asked); d != "" {
+				t.Errorf("log requests (-want +got):\n%s", d)
+			}
+		})
 	}
 }
 
-// Job 43's image cannot be pulled: prepare's output, then a note saying why build's is missing.
+// Job 43's image cannot be pulled: a note saying why build's log is missing.
 func TestLogsContainerNotStarted(t *testing.T) {
 	p := newTestPlugin("team-b", jobPods(t)...)
 	var asked []corev1.PodLogOptions
@@ -50,8 +73,8 @@ func TestLogsContainerNotStarted(t *testing.T) {
 	if err := p.Logs(context.Background(), 43, false); err != nil {
 		t.Fatal(err)
 	}
-	if p.out.String() != "team-b/prepare log\n" {
-		t.Errorf("output = %q, want prepare's log only", p.out)
+	if p.out.String() != "" {
+		t.Errorf("output = %q, want none", p.out)
 	}
 	if want := "job 43: container build of pod team-b/kr-job-43 has not started (ImagePullBackOff)\n"; p.errOut.String() != want {
 		t.Errorf("note = %q, want %q", p.errOut, want)
@@ -63,7 +86,7 @@ func TestLogsFollowWaitsForStart(t *testing.T) {
 	defer func(d time.Duration) { startPoll = d }(startPoll)
 	startPoll = time.Millisecond
 	pending := statuses(executorPod(t, "minimal.yaml", 42, "ci", time.Second), corev1.PodPending,
-		map[string]corev1.ContainerState{jobpod.ShipperContainer: running, jobpod.PrepareContainer: waiting("PodInitializing")})
+		map[string]corev1.ContainerState{jobpod.ShipperContainer: running, jobpod.BuildContainer: waiting("PodInitializing")})
 	p := newTestPlugin("ci", pending)
 	var asked []corev1.PodLogOptions
 	logReactor(p, &asked)
@@ -76,17 +99,17 @@ func TestLogsFollowWaitsForStart(t *testing.T) {
 			return true, pending, nil
 		}
 		return true, statuses(executorPod(t, "minimal.yaml", 42, "ci", time.Second), corev1.PodRunning,
-			map[string]corev1.ContainerState{jobpod.PrepareContainer: done, jobpod.BuildContainer: running}), nil
+			map[string]corev1.ContainerState{jobpod.ShipperContainer: running, jobpod.BuildContainer: running}), nil
 	})
 	if err := p.Logs(context.Background(), 42, true); err != nil {
 		t.Fatal(err)
 	}
-	want := []corev1.PodLogOptions{{Container: jobpod.PrepareContainer, Follow: true}, {Container: jobpod.BuildContainer, Follow: true}}
+	want := []corev1.PodLogOptions{{Container: jobpod.BuildContainer, Follow: true}}
 	if d := cmp.Diff(want, asked); d != "" {
 		t.Errorf("log requests (-want +got):\n%s", d)
 	}
 	if gets < 3 {
-		t.Errorf("the pod was read %d times, want it read again until prepare started", gets)
+		t.Errorf("the pod was read %d times, want it read again until build started", gets)
 	}
 }
 
