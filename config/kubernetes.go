@@ -15,7 +15,7 @@ type Kubernetes struct {
 	Context    string `yaml:"context,omitempty"`
 	// Namespace is where job pods and their Secrets are created.
 	Namespace string `yaml:"namespace"`
-	// HelperImage is the kuberunner image run as the "prepare" init container.
+	// HelperImage is the kuberunner image of the trace shipper, which runs prepare too.
 	HelperImage string `yaml:"helper_image"`
 	// Image is the build image used when the job names none.
 	Image string `yaml:"image"`
@@ -44,7 +44,7 @@ type Kubernetes struct {
 	PullPolicy          string   `yaml:"pull_policy,omitempty"`
 	AllowedPullPolicies []string `yaml:"allowed_pull_policies,omitempty"`
 
-	// Build, Service and Helper size the job container, each service and the prepare container.
+	// Build, Service and Helper size the job container, each service and the trace shipper (which runs prepare).
 	Build   Resources `yaml:"build,omitempty"`
 	Service Resources `yaml:"service,omitempty"`
 	Helper  Resources `yaml:"helper,omitempty"`

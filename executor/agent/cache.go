@@ -54,8 +54,8 @@ func (s DirStore) Put(_ context.Context, key string, r io.Reader) error {
 	}
 	defer os.Remove(tmp.Name())
 	_, err = io.Copy(tmp, r)
-	// CreateTemp makes the file 0600, but the job image's user writes the archive and the
-	// prepare container (another user) reads it in a later pod. Replacing it needs only
+	// CreateTemp makes the file 0600, but the job image's user writes the archive and
+	// prepare (the helper image's user) reads it in a later pod. Replacing it needs only
 	// write access to the folder, so readable by all is enough.
 	err = errors.Join(err, tmp.Chmod(0o644))
 	if err = errors.Join(err, tmp.Close()); err != nil {

@@ -42,8 +42,8 @@ func environ(vars jobspec.Variables) []string {
 	return env
 }
 
-// safeDirectory lets git in the job image use the workspace although the prepare container
-// cloned it as another user: without it git refuses with "detected dubious ownership". Git
+// safeDirectory lets git in the job image use the workspace although prepare (in the helper
+// image) cloned it as another user: without it git refuses with "detected dubious ownership". Git
 // honours safe.directory only from protected configuration, which includes the command
 // scope that GIT_CONFIG_COUNT/KEY_n/VALUE_n set; a job that sets GIT_CONFIG_COUNT itself
 // keeps its own entries, ours is added after them.

@@ -15,7 +15,7 @@ import (
 	"github.com/kuberunner/kuberunner/jobspec"
 )
 
-// Prepare is `kuberunner step prepare`, run by the init container: it copies the agent into
+// Prepare is `kuberunner-agent step prepare` (see PrepareInShipper): it copies the agent into
 // the shared bin volume, gets the sources, the dependencies' artifacts and the cache.
 // It returns the process exit code.
 func Prepare(ctx context.Context, o Options) int {
