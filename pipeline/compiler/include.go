@@ -24,8 +24,8 @@ type includer struct {
 type includeFile struct {
 	src    *source // nil for the repository
 	path   string  // in src
-	inputs *node // include:inputs, nil when none are given
-	at     *node // the include entry, for errors
+	inputs *node   // include:inputs, nil when none are given
+	at     *node   // the include entry, for errors
 }
 
 // source is where the file is read from.
