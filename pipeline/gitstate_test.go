@@ -96,12 +96,12 @@ func TestProjectPathForms(t *testing.T) {
 func TestCompileWithoutCommitOrFile(t *testing.T) {
 	empty := t.TempDir()
 	gitRun(t, empty, "init", "--quiet", "--initial-branch=main")
-	_, err := Compile(empty, "", nil)
+	_, err := Compile(empty, "", nil, nil)
 	want := "the repository in " + empty + " has no commits yet: a pipeline runs for a commit, so commit .gitlab-ci.yml first"
 	if err == nil || err.Error() != want {
 		t.Errorf("Compile in a repository without commits: %v, want %q", err, want)
 	}
-	_, err = Compile(newTestRepo(t), "", nil)
+	_, err = Compile(newTestRepo(t), "", nil, nil)
 	if err == nil || err.Error() != ".gitlab-ci.yml: the pipeline file does not exist in the repository" {
 		t.Errorf("Compile without .gitlab-ci.yml: %v", err)
 	}

@@ -76,7 +76,7 @@ func TestRunAndCompileAgreeOnNoPipeline(t *testing.T) {
 			if _, ok := errors.AsType[*NoPipelineError](err); !ok || err.Error() != tc.want {
 				t.Errorf("Run error = %v, want *NoPipelineError %q", err, tc.want)
 			}
-			p, err := Compile(dir, "", nil)
+			p, err := Compile(dir, "", nil, nil)
 			if _, ok := errors.AsType[*NoPipelineError](err); !ok || err.Error() != tc.want || p == nil {
 				t.Errorf("Compile = %v, %v; want the pipeline and *NoPipelineError %q", p, err, tc.want)
 			}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -38,6 +39,9 @@ type Options struct {
 	Jobs, Follow []string
 	// Vars are pipeline variables, KEY=VALUE.
 	Vars []string
+	// Mirrors are local copies of what includes read from a GitLab server, by key
+	// (compiler.Input.Mirrors).
+	Mirrors map[string]fs.FS
 	// IncludeUncommitted serves the working tree (committed to a snapshot) instead of HEAD.
 	IncludeUncommitted bool
 	// Listen is where the coordinator and the git server listen. Pods must reach it; the

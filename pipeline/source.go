@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -82,7 +83,17 @@ func prepareSource(ctx context.Context, opts Options, authorize func(string) boo
 }
 
 func (s *source) compile(opts Options) (*compiler.Pipeline, error) {
-	return compile(s.top, opts.File, append(s.predefined, s.user...), s.changed)
+	p, err := compiler.Compile(compiler.Input{
+		FS: os.DirFS(s.top), File: cmp.Or(opts.File, DefaultFile),
+		Variables: append(s.predefined, s.user...), Changed: s.changed, Mirrors: opts.Mirrors,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := created(p); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // dir is the pipeline's directory, .kuberunner/pipelines/<id>.
@@ -113,22 +124,12 @@ func (s *source) cacheKey(files []string) string {
 	return sha
 }
 
-func compile(top, file string, vars []compiler.Var, changed []string) (*compiler.Pipeline, error) {
-	p, err := compiler.Compile(compiler.Input{FS: os.DirFS(top), File: cmp.Or(file, DefaultFile), Variables: vars, Changed: changed})
-	if err != nil {
-		return nil, err
-	}
-	if err := created(p); err != nil {
-		return nil, err
-	}
-	return p, nil
-}
-
 // Compile compiles the configuration of the repository in dir as a push of HEAD would
 // (predefined variables included, vars as pipeline variables), for lint and show. When the
 // configuration is valid but GitLab would create no pipeline for HEAD ([ci skip],
 // workflow:rules, no job left), it returns the compiled pipeline with a *NoPipelineError.
-func Compile(dir, file string, vars []string) (*compiler.Pipeline, error) {
+// mirrors are local copies of what includes read from a GitLab server (compiler.Input).
+func Compile(dir, file string, vars []string, mirrors map[string]fs.FS) (*compiler.Pipeline, error) {
 	user, err := ParseVars(vars)
 	if err != nil {
 		return nil, err
@@ -143,7 +144,7 @@ func Compile(dir, file string, vars []string) (*compiler.Pipeline, error) {
 	}
 	p, err := compiler.Compile(compiler.Input{
 		FS: os.DirFS(top), File: cmp.Or(file, DefaultFile),
-		Variables: append(compiler.PredefinedVariables(state), user...),
+		Variables: append(compiler.PredefinedVariables(state), user...), Mirrors: mirrors,
 	})
 	if err != nil {
 		return nil, err

@@ -47,6 +47,7 @@ func pipelineSourceFlags() []cli.Flag {
 		&cli.StringFlag{Name: "dir", Value: ".", Usage: "the repository"},
 		&cli.StringFlag{Name: "file", Value: pipeline.DefaultFile, Usage: "the configuration file, relative to the repository's top level"},
 		&cli.StringSliceFlag{Name: "var", Usage: "a pipeline variable, `KEY=VALUE` (repeatable)"},
+		includeMirrorFlag(),
 	}
 }
 
@@ -101,6 +102,10 @@ func pipelineRun(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
+	mirrors, err := parseMirrors(cmd.StringSlice("include-mirror"))
+	if err != nil {
+		return err
+	}
 	k := &rc.Kubernetes
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -114,6 +119,7 @@ func pipelineRun(ctx context.Context, cmd *cli.Command) error {
 		Jobs:               cmd.StringSlice("job"),
 		Follow:             cmd.StringSlice("follow"),
 		Vars:               cmd.StringSlice("var"),
+		Mirrors:            mirrors,
 		IncludeUncommitted: cmd.Bool("include-uncommitted"),
 		Listen:             cmd.String("listen"),
 		Registry:           registry,
@@ -207,8 +213,17 @@ func parseDeploy(s string) (config.Deploy, error) {
 	return config.Deploy{Environment: env, Namespace: ns, ClusterRole: role}, nil
 }
 
+// compileSource compiles the pipeline the source flags name, for lint and show.
+func compileSource(cmd *cli.Command) (*compiler.Pipeline, error) {
+	mirrors, err := parseMirrors(cmd.StringSlice("include-mirror"))
+	if err != nil {
+		return nil, err
+	}
+	return pipeline.Compile(cmd.String("dir"), cmd.String("file"), cmd.StringSlice("var"), mirrors)
+}
+
 func pipelineLint(_ context.Context, cmd *cli.Command) error {
-	p, err := pipeline.Compile(cmd.String("dir"), cmd.String("file"), cmd.StringSlice("var"))
+	p, err := compileSource(cmd)
 	w := cmd.Root().Writer
 	if p == nil {
 		return compileError(cmd.String("file"), err)
@@ -252,7 +267,7 @@ func compileError(file string, err error) error {
 }
 
 func pipelineShow(_ context.Context, cmd *cli.Command) error {
-	p, err := pipeline.Compile(cmd.String("dir"), cmd.String("file"), cmd.StringSlice("var"))
+	p, err := compileSource(cmd)
 	if noPipeline(cmd.Root().Writer, err) {
 		return nil
 	}

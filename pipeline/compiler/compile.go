@@ -12,9 +12,10 @@ var defaultStages = []string{"build", "test", "deploy"}
 
 // compilation is the state of one Compile call.
 type compilation struct {
-	in    Input
-	errs  errs
-	files repoFiles
+	in      Input
+	errs    errs
+	repo    *source // the repository's files
+	mirrors mirrors
 	// badExtends names the entries whose extends failed: what they lack is a follow-on
 	// of that error, not a second one.
 	badExtends map[string]bool
@@ -47,7 +48,10 @@ func Compile(in Input) (*Pipeline, error) {
 }
 
 func newCompilation(in Input, depth int) *compilation {
-	return &compilation{in: in, files: repoFiles{fsys: in.FS}, badExtends: map[string]bool{}, depth: depth}
+	return &compilation{
+		in: in, repo: &source{files: repoFiles{fsys: in.FS}}, mirrors: newMirrors(in.Mirrors),
+		badExtends: map[string]bool{}, depth: depth,
+	}
 }
 
 // run compiles the configuration the files make, merged as includes are.
@@ -56,7 +60,7 @@ func (c *compilation) run(files []includeFile) (*Pipeline, error) {
 	var root *node
 	for _, f := range files {
 		if f.inputs == nil {
-			inc.seen[f.path] = true
+			inc.seen[f.key(c)] = true
 		}
 		if sub := inc.load(f, 0); sub != nil && root != nil {
 			root = deepMerge(root, sub)

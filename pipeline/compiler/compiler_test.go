@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,7 +32,9 @@ var testGit = GitState{
 
 // Each directory of testdata/cases is a repository: .gitlab-ci.yml and the files it
 // includes, with an optional vars.txt (KEY=VALUE to set, !KEY to unset) and changed.txt
-// (one changed path per line), and its expected.json or expected.err.
+// (one changed path per line), and its expected.json or expected.err. Its mirrors/
+// directory, if any, holds Input.Mirrors: one directory per key, named by the key
+// path-escaped (mirrors/group%2Ftemplates is the mirror of group/templates).
 func TestGolden(t *testing.T) {
 	dirs, err := filepath.Glob(filepath.Join("testdata", "cases", "*"))
 	if err != nil {
@@ -53,7 +56,8 @@ func TestGolden(t *testing.T) {
 }
 
 func runCase(t *testing.T, dir string) {
-	in := Input{FS: caseFS(t, dir), File: ".gitlab-ci.yml", Variables: caseVars(t, dir), Changed: caseChanged(t, dir)}
+	in := Input{FS: caseFS(t, dir), File: ".gitlab-ci.yml", Variables: caseVars(t, dir), Changed: caseChanged(t, dir),
+		Mirrors: caseMirrors(t, dir)}
 	p, err := Compile(in)
 	var got []byte
 	golden := filepath.Join(dir, "expected.json")
@@ -91,15 +95,19 @@ func runCase(t *testing.T, dir string) {
 
 var caseFiles = map[string]bool{"expected.json": true, "expected.err": true, "vars.txt": true, "changed.txt": true}
 
+// caseFS is the case's repository: its files but the test's own and the mirrors.
 func caseFS(t *testing.T, dir string) fs.FS {
 	t.Helper()
 	m := fstest.MapFS{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil {
 			return err
 		}
 		rel, err := filepath.Rel(dir, p)
-		if err != nil || caseFiles[rel] {
+		if err != nil || caseFiles[rel] || d.IsDir() {
+			if rel == mirrorsDir {
+				return fs.SkipDir
+			}
 			return err
 		}
 		data, err := os.ReadFile(p)
@@ -110,6 +118,29 @@ func caseFS(t *testing.T, dir string) fs.FS {
 		t.Fatal(err)
 	}
 	return m
+}
+
+const mirrorsDir = "mirrors"
+
+// caseMirrors reads the case's mirrors/<escaped key>/ directories; nil when it has none.
+func caseMirrors(t *testing.T, dir string) map[string]fs.FS {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(dir, mirrorsDir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]fs.FS{}
+	for _, e := range entries {
+		key, err := url.PathUnescape(e.Name())
+		if err != nil {
+			t.Fatalf("mirrors/%s: %v", e.Name(), err)
+		}
+		out[key] = caseFS(t, filepath.Join(dir, mirrorsDir, e.Name()))
+	}
+	return out
 }
 
 func caseVars(t *testing.T, dir string) []Var {

@@ -2,39 +2,56 @@ package compiler
 
 import "strings"
 
-// component resolves include:component for a component of this repository:
-// <host>/<this project's path>/<name>@<ref> is templates/<name>.yml or
-// templates/<name>/template.yml. The ref is not checked out: the component is read from
-// the commit being compiled, as when a project tests its own components. Components of
-// other projects need a GitLab server.
-func (inc *includer) component(n *node) []string {
+// component resolves include:component: <host>/<project path>/<name>@<ref> is
+// templates/<name>.yml or templates/<name>/template.yml of the project. This project's
+// components are read from the commit being compiled, as when a project tests its own
+// components; another project's from its mirror (Input.Mirrors). The ref is not checked
+// out either way.
+func (inc *includer) component(n *node) (*source, []string) {
 	c := inc.c
 	written, ok := c.text(n, "", "include:component")
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	full := expandExisting(written, c.in.Variables)
 	addr, _, hasRef := strings.Cut(full, "@")
 	if !hasRef {
 		c.errs.add(n, "", "include:component %q needs a version: <host>/<project>/<name>@<ref>", written)
-		return nil
+		return nil, nil
 	}
 	project, _ := lookupVar(c.in.Variables, "CI_PROJECT_PATH")
 	host, rest, _ := strings.Cut(addr, "/")
 	if fqdn, ok := lookupVar(c.in.Variables, "CI_SERVER_FQDN"); ok && host != fqdn {
-		c.errs.add(n, "", "include:component %q is on another server (%s): only this project's components can be included locally", written, host)
-		return nil
+		c.errs.add(n, "", "include:component %q is on another server (%s): only this server's components can be included locally", written, host)
+		return nil, nil
 	}
-	name, ok := strings.CutPrefix(rest, project+"/")
-	if project == "" || !ok || name == "" || strings.Contains(name, "/") {
-		c.errs.add(n, "", "include:component %q is not a component of this project (%s): components of other projects are not supported locally, they need a GitLab server", written, project)
-		return nil
+	owner, name := path2(rest)
+	src := c.repo
+	if owner != project || project == "" {
+		src = c.mirrors.projects[owner]
+	}
+	if src == nil || owner == "" || name == "" {
+		c.errs.add(n, "", "include:component %q is not a component of this project (%s): components of other projects are %s", written, project, mirrorHint(owner))
+		return nil, nil
 	}
 	for _, p := range []string{"templates/" + name + ".yml", "templates/" + name + "/template.yml"} {
-		if c.exists(p) {
-			return []string{p}
+		if src.exists(p) {
+			return src, []string{p}
 		}
 	}
-	c.errs.add(n, "", "include:component %q: this project has no templates/%s.yml nor templates/%s/template.yml", written, name, name)
-	return nil
+	who := "this project has"
+	if src != c.repo {
+		who = "the mirror of " + owner + " has"
+	}
+	c.errs.add(n, "", "include:component %q: %s no templates/%s.yml nor templates/%s/template.yml", written, who, name, name)
+	return nil, nil
+}
+
+// path2 splits a component's path into its project and its name, the last element.
+func path2(p string) (project, name string) {
+	i := strings.LastIndexByte(p, '/')
+	if i < 0 {
+		return "", p
+	}
+	return p[:i], p[i+1:]
 }

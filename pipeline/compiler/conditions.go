@@ -173,7 +173,7 @@ func (c *compilation) changed(globs []string, vars []Var) bool {
 func (c *compilation) anyExists(globs []string, vars []Var) bool {
 	for _, g := range globs {
 		g = strings.TrimPrefix(expandExisting(g, vars), "/")
-		for _, f := range c.files.list() {
+		for _, f := range c.repo.files.list() {
 			if f == g || fnmatch(g, f) {
 				return true
 			}

@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"cmp"
 	"fmt"
 	"path"
 	"strings"
@@ -21,14 +22,22 @@ type includer struct {
 
 // includeFile is one file to include and the inputs it is given.
 type includeFile struct {
-	path   string
-	inputs *node // include:inputs, nil when none are given
-	at     *node // the include entry, for errors
+	src    *source // nil for the repository
+	path   string  // in src
+	inputs *node   // include:inputs, nil when none are given
+	at     *node   // the include entry, for errors
 }
 
+// source is where the file is read from.
+func (f includeFile) source(c *compilation) *source { return cmp.Or(f.src, c.repo) }
+
+// key names the file among all sources, for the duplicate rule and messages.
+func (f includeFile) key(c *compilation) string { return f.source(c).name(f.path) }
+
 func (inc *includer) load(f includeFile, depth int) *node {
-	file := f.path
-	header, root, perr := loadFile(inc.c.in.FS, file)
+	src := f.source(inc.c)
+	file := f.key(inc.c)
+	header, root, perr := loadFile(src.files.fsys, f.path, file)
 	if perr != nil {
 		inc.c.errs.list = append(inc.c.errs.list, *perr)
 		return nil
@@ -58,7 +67,7 @@ func (inc *includer) load(f includeFile, depth int) *node {
 		return root
 	}
 	var merged *node
-	for _, f := range inc.files(incl, depth) {
+	for _, f := range inc.files(incl, src, depth) {
 		sub := inc.load(f, depth+1)
 		if sub == nil {
 			continue
@@ -76,9 +85,9 @@ func (inc *includer) load(f includeFile, depth int) *node {
 	return deepMerge(merged, own)
 }
 
-// files returns the local files an include value names, in order, each once (a file
-// given inputs each time it is named).
-func (inc *includer) files(incl *node, depth int) []includeFile {
+// files returns the files an include value in a file of from names, in order, each once
+// (a file given inputs each time it is named).
+func (inc *includer) files(incl *node, from *source, depth int) []includeFile {
 	var entries []*node
 	switch {
 	case incl.kind == nullNode:
@@ -90,7 +99,7 @@ func (inc *includer) files(incl *node, depth int) []includeFile {
 	}
 	var out []includeFile
 	for _, e := range entries {
-		for _, f := range inc.entry(e) {
+		for _, f := range inc.entry(e, from) {
 			// Every include counts toward the limit, a file named again too, as in
 			// GitLab; the file itself is merged once.
 			inc.count++
@@ -98,11 +107,11 @@ func (inc *includer) files(incl *node, depth int) []includeFile {
 				inc.c.errs.add(e, "", "include: maximum of %d includes are allowed", maxIncludes)
 				return out
 			}
-			if f.inputs == nil {
-				if inc.seen[f.path] {
+			if key := f.key(inc.c); f.inputs == nil {
+				if inc.seen[key] {
 					continue
 				}
-				inc.seen[f.path] = true
+				inc.seen[key] = true
 			}
 			if depth+1 > maxIncludeDepth {
 				inc.c.errs.add(e, "", "include: maximum of %d nested includes are allowed", maxIncludeDepth)
@@ -114,35 +123,41 @@ func (inc *includer) files(incl *node, depth int) []includeFile {
 	return out
 }
 
-var serverIncludes = []string{"remote", "project", "template"}
+// includeKinds are the keywords that say where an include entry's file is.
+var includeKinds = []string{"local", "component", "project", "remote", "template"}
 
-// entry resolves one include entry to the files it names.
-func (inc *includer) entry(e *node) []includeFile {
+// entry resolves one include entry of a file of from to the files it names.
+func (inc *includer) entry(e *node, from *source) []includeFile {
 	c := inc.c
 	if e.isText() {
-		p := e.value
-		if strings.HasPrefix(p, "http://") || strings.HasPrefix(p, "https://") {
-			c.errs.add(e, "", "include:remote %q is not supported locally", p)
-			return nil
+		if isURL(e.value) {
+			return inc.remote(e, e.value, nil)
 		}
-		return files(inc.local(e, p), nil, e)
+		return inc.local(e, e.value, from, nil, e)
 	}
 	if !e.isMap() {
 		c.errs.add(e, "", "include: an entry must be a path or a hash, not %s", e.describe())
 		return nil
 	}
-	for _, k := range serverIncludes {
-		if e.has(k) {
-			c.errs.add(e, "", "include:%s is not supported locally: it needs a GitLab server", k)
+	kind := ""
+	for _, k := range includeKinds {
+		if !e.has(k) {
+			continue
+		}
+		if kind != "" {
+			c.errs.add(e, "", "include: an entry takes one of local:, component:, project:, remote: or template:, not both %s: and %s:", kind, k)
 			return nil
 		}
+		kind = k
 	}
 	for _, p := range e.pairs {
-		switch p.key {
-		case "local", "component", "rules", "inputs":
-		case "file", "ref":
-			c.errs.add(p.val, "", "include:%s is only valid with include:project, which is not supported locally", p.key)
-			return nil
+		switch {
+		case p.key == kind, p.key == "rules", p.key == "inputs":
+		case p.key == "file" || p.key == "ref":
+			if kind != "project" {
+				c.errs.add(p.val, "", "include:%s is only valid with include:project", p.key)
+				return nil
+			}
 		default:
 			c.errs.add(p.val, "", "include: unknown keyword %q", p.key)
 			return nil
@@ -155,27 +170,31 @@ func (inc *includer) entry(e *node) []includeFile {
 		}
 	}
 	inputs := e.get("inputs")
-	if comp := e.get("component"); comp != nil {
-		if e.has("local") {
-			c.errs.add(e, "", "include: an entry takes local: or component:, not both")
+	switch kind {
+	case "component":
+		src, paths := inc.component(e.get(kind))
+		out := make([]includeFile, len(paths))
+		for i, p := range paths {
+			out[i] = includeFile{src: src, path: p, inputs: inputs, at: e}
+		}
+		return out
+	case "project":
+		return inc.project(e, inputs)
+	case "template":
+		return inc.template(e, inputs)
+	case "remote":
+		url, ok := c.text(e.get(kind), "", "include:remote")
+		if !ok {
 			return nil
 		}
-		return files(inc.component(comp), inputs, e)
+		return inc.remote(e, expandExisting(url, c.in.Variables), inputs)
 	}
 	local := e.get("local")
 	if !local.isText() {
 		c.errs.add(e, "", "include: an entry needs local: a path")
 		return nil
 	}
-	return files(inc.local(local, local.value), inputs, e)
-}
-
-func files(paths []string, inputs, at *node) []includeFile {
-	out := make([]includeFile, len(paths))
-	for i, p := range paths {
-		out[i] = includeFile{path: p, inputs: inputs, at: at}
-	}
-	return out
+	return inc.local(local, local.value, from, inputs, e)
 }
 
 // relativePath says why p (written as written) cannot be a local file named by key,
@@ -192,106 +211,55 @@ func relativePath(p, written, key string) string {
 	return msg
 }
 
-// local resolves an include:local path, expanding variables and wildcards.
+// local resolves an include:local path of a file of src, expanding variables and
+// wildcards: local files are those of the project the including file belongs to.
 //
 // Messages quote the path as written: an expanded one could show a variable's value.
-func (inc *includer) local(n *node, written string) []string {
+func (inc *includer) local(n *node, written string, src *source, inputs, at *node) []includeFile {
 	c := inc.c
+	if src.noProject {
+		c.errs.add(n, "", "include: local file %q: this file came from include:remote or include:template, which GitLab reads without a project, so it has no local files to include", written)
+		return nil
+	}
 	p := expandExisting(written, c.in.Variables)
 	if why := relativePath(p, written, "include:local"); why != "" {
 		c.errs.add(n, "", "include: local file %s", why)
 		return nil
 	}
 	p = strings.TrimPrefix(p, "/")
-	if ext := path.Ext(p); ext != ".yml" && ext != ".yaml" {
-		c.errs.add(n, "", "include: %q does not have a YAML extension (.yml or .yaml)", written)
+	if !inc.yamlFile(n, p, written) {
 		return nil
 	}
 	if !strings.Contains(p, "*") {
-		if !c.exists(p) {
-			c.errs.add(n, "", "include: local file %q does not exist", written)
+		if !src.exists(p) {
+			c.errs.add(n, "", "include: local file %q does not exist%s", written, src.where())
 			return nil
 		}
-		return []string{p}
+		return []includeFile{{src: src, path: p, inputs: inputs, at: at}}
 	}
 	re, err := wildcardRegexp(p)
 	if err != nil {
 		c.errs.add(n, "", "include: invalid wildcard %q: %v", written, err)
 		return nil
 	}
-	var out []string
-	for _, f := range c.files.list() {
+	var out []includeFile
+	for _, f := range src.files.list() {
 		if re.MatchString(f) {
-			out = append(out, f)
+			out = append(out, includeFile{src: src, path: f, inputs: inputs, at: at})
 		}
 	}
 	if len(out) == 0 {
-		c.errs.add(n, "", "include: no local file matches %q", written)
+		c.errs.add(n, "", "include: no local file matches %q%s", written, src.where())
 	}
 	return out
 }
 
-func (c *compilation) exists(p string) bool {
-	for _, f := range c.files.list() {
-		if f == p {
-			return true
-		}
+// yamlFile says whether p, written as written, has a YAML extension, as GitLab requires
+// of every included file.
+func (inc *includer) yamlFile(n *node, p, written string) bool {
+	if ext := path.Ext(p); ext != ".yml" && ext != ".yaml" {
+		inc.c.errs.add(n, "", "include: %q does not have a YAML extension (.yml or .yaml)", written)
+		return false
 	}
-	return false
-}
-
-// expandExisting replaces $NAME and ${NAME} for the variables that are defined and
-// leaves the others as written, as GitLab's ExpandVariables.expand_existing does.
-func expandExisting(s string, vars []Var) string {
-	if !strings.Contains(s, "$") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '$' {
-			b.WriteByte(s[i])
-			continue
-		}
-		name, n := varRef(s[i:])
-		if n == 0 {
-			b.WriteByte('$')
-			continue
-		}
-		if v, ok := lookupVar(vars, name); ok {
-			b.WriteString(v)
-		} else {
-			b.WriteString(s[i : i+n])
-		}
-		i += n - 1
-	}
-	return b.String()
-}
-
-// varRef parses $NAME or ${NAME} at the start of s, returning the name and the length.
-func varRef(s string) (string, int) {
-	if strings.HasPrefix(s, "${") {
-		end := strings.IndexByte(s, '}')
-		if end < 3 {
-			return "", 0
-		}
-		return s[2:end], end + 1
-	}
-	n := 1
-	for n < len(s) && (s[n] == '_' || s[n] >= 'a' && s[n] <= 'z' || s[n] >= 'A' && s[n] <= 'Z' || s[n] >= '0' && s[n] <= '9') {
-		n++
-	}
-	if n == 1 {
-		return "", 0
-	}
-	return s[1:n], n
-}
-
-// lookupVar returns the value of the last variable named key.
-func lookupVar(vars []Var, key string) (string, bool) {
-	for i := len(vars) - 1; i >= 0; i-- {
-		if vars[i].Key == key {
-			return vars[i].Value, true
-		}
-	}
-	return "", false
+	return true
 }

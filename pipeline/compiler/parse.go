@@ -24,12 +24,13 @@ var yamlErrLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // loadFile reads and parses one configuration file: its header document (spec:, nil
 // when it has none) and its configuration. An empty configuration gives a nil node.
-func loadFile(fsys fs.FS, path string) (header, config *node, _ *Error) {
+// name is what errors and jobs call the file.
+func loadFile(fsys fs.FS, path, name string) (header, config *node, _ *Error) {
 	data, err := fs.ReadFile(fsys, path)
 	if err != nil {
-		return nil, nil, &Error{File: path, Msg: fmt.Sprintf("cannot read file: %v", unwrapPathError(err))}
+		return nil, nil, &Error{File: name, Msg: fmt.Sprintf("cannot read file: %v", unwrapPathError(err))}
 	}
-	return parseYAML(path, data)
+	return parseYAML(name, data)
 }
 
 func unwrapPathError(err error) error {

@@ -173,7 +173,7 @@ func (c *compilation) childPath(n *node, job string) (string, bool) {
 		c.errs.add(n, job, "trigger:include %q is remote, which is not supported locally", n.value)
 	case path.Ext(p) != ".yml" && path.Ext(p) != ".yaml":
 		c.errs.add(n, job, "trigger:include: %q does not have a YAML extension (.yml or .yaml)", n.value)
-	case !c.exists(p):
+	case !c.repo.exists(p):
 		c.errs.add(n, job, "trigger:include: the child pipeline's file %q does not exist", n.value)
 	default:
 		return p, true

@@ -12,6 +12,12 @@ type Input struct {
 	// nil means unknown: changes clauses are then true, as GitLab treats them when it
 	// cannot tell.
 	Changed []string
+	// Mirrors are local copies of what includes read from a GitLab server, by key: a
+	// project path ("group/project") for include:project and the project's components,
+	// a URL prefix ("https://host/ci/") for include:remote URLs under it (the rest of the
+	// URL is the path in the mirror), "templates" for include:template. A mirror is read
+	// as it is, whatever ref an include names. The CLI's flag is --include-mirror.
+	Mirrors map[string]fs.FS
 }
 
 // Pipeline is the compiled configuration.

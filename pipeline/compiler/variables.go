@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/kuberunner/kuberunner/jobspec"
 )
@@ -88,4 +89,60 @@ func lookup(input, yaml []Var) func(string) (string, bool) {
 		}
 		return expanded.Lookup(name)
 	}
+}
+
+// expandExisting replaces $NAME and ${NAME} for the variables that are defined and
+// leaves the others as written, as GitLab's ExpandVariables.expand_existing does.
+func expandExisting(s string, vars []Var) string {
+	if !strings.Contains(s, "$") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' {
+			b.WriteByte(s[i])
+			continue
+		}
+		name, n := varRef(s[i:])
+		if n == 0 {
+			b.WriteByte('$')
+			continue
+		}
+		if v, ok := lookupVar(vars, name); ok {
+			b.WriteString(v)
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n - 1
+	}
+	return b.String()
+}
+
+// varRef parses $NAME or ${NAME} at the start of s, returning the name and the length.
+func varRef(s string) (string, int) {
+	if strings.HasPrefix(s, "${") {
+		end := strings.IndexByte(s, '}')
+		if end < 3 {
+			return "", 0
+		}
+		return s[2:end], end + 1
+	}
+	n := 1
+	for n < len(s) && (s[n] == '_' || s[n] >= 'a' && s[n] <= 'z' || s[n] >= 'A' && s[n] <= 'Z' || s[n] >= '0' && s[n] <= '9') {
+		n++
+	}
+	if n == 1 {
+		return "", 0
+	}
+	return s[1:n], n
+}
+
+// lookupVar returns the value of the last variable named key.
+func lookupVar(vars []Var, key string) (string, bool) {
+	for i := len(vars) - 1; i >= 0; i-- {
+		if vars[i].Key == key {
+			return vars[i].Value, true
+		}
+	}
+	return "", false
 }
