@@ -163,7 +163,7 @@ func (r *benchReport) print(w io.Writer) {
 	row("  queued→first trace byte", r.FirstByteS, 0, "s")
 	row("  pod created→script output at GitLab", r.ScriptOutS, 0, "s")
 	row("  script output→final state", r.OutToFinalS, 0, "s")
-	row("burst of 20 at concurrency 4", r.BurstJobsMin, r.BurstPodsMin, "/min")
+	row("burst of 20 at concurrency 4 (median of 3)", r.BurstJobsMin, r.BurstPodsMin, "/min")
 	row("runner RSS idle", r.RSSIdleMiB, 0, "MiB")
 	row("runner RSS, 20 jobs running", r.RSS20JobsMiB, 0, "MiB")
 	row("runner peak RSS, 50 MiB log", r.PeakRSSLogMiB, 0, "MiB")
