@@ -214,11 +214,11 @@ func waitNoJobObjects(ctx context.Context, t *testing.T, s *execStack, id int64)
 	t.Helper()
 	sel := jobpod.LabelJobID + "=" + fmt.Sprint(id)
 	lw := &cache.ListWatch{
-		ListFunc: func(o metav1.ListOptions) (runtime.Object, error) {
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.LabelSelector = sel
 			return s.client.CoreV1().Pods(s.ns).List(ctx, o)
 		},
-		WatchFunc: func(o metav1.ListOptions) (watch.Interface, error) {
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			o.LabelSelector = sel
 			return s.client.CoreV1().Pods(s.ns).Watch(ctx, o)
 		},
