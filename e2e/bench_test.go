@@ -195,11 +195,17 @@ func median(xs []float64) float64 {
 }
 
 func (r *benchReport) write(b *testing.B) {
-	path := os.Getenv("KR_BENCH_REPORT")
+	writeReport(b, "KR_BENCH_REPORT", "kuberunner-bench.json", r)
+}
+
+// writeReport writes a benchmark's report as JSON to the file $env names, by default name in
+// the temp directory, and says where.
+func writeReport(b *testing.B, env, name string, report any) {
+	path := os.Getenv(env)
 	if path == "" {
-		path = filepath.Join(os.TempDir(), "kuberunner-bench.json")
+		path = filepath.Join(os.TempDir(), name)
 	}
-	data, err := json.MarshalIndent(r, "", "  ")
+	data, err := json.MarshalIndent(report, "", "  ")
 	if err != nil {
 		b.Fatal(err)
 	}

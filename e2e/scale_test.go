@@ -5,13 +5,11 @@ package e2e
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -222,16 +220,5 @@ func (r *scaleReport) print(w io.Writer) {
 }
 
 func (r *scaleReport) write(b *testing.B) {
-	path := os.Getenv("KR_SCALE_REPORT")
-	if path == "" {
-		path = filepath.Join(os.TempDir(), "kuberunner-scale.json")
-	}
-	data, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	fmt.Printf("report written to %s\n", path)
+	writeReport(b, "KR_SCALE_REPORT", "kuberunner-scale.json", r)
 }
