@@ -70,8 +70,10 @@ func tokenPrefixes(prefixes []string) []string {
 // longest prefix. Bytes that may still begin a secret are held back until the next write
 // proves otherwise or flush ends the stream; a masker is not safe for concurrent use.
 type masker struct {
-	masks    [256][][]byte        // by first byte
-	prefixes [256][][]byte        // by first byte
+	// masks and prefixes are few, and looked at only where first and pairs say one may
+	// begin: plain lists, not tables by first byte (12 KiB a job with a job in flight).
+	masks    [][]byte
+	prefixes [][]byte
 	first    [256]bool            // bytes that may start a mask or a token
 	pairs    [1 << 16 / 64]uint64 // bit set of byte pairs that may start one
 	maxHold  int
@@ -83,12 +85,12 @@ type masker struct {
 func newMasker(values, prefixes []string) *masker {
 	m := &masker{}
 	for _, v := range maskValues(values) {
-		m.masks[v[0]] = append(m.masks[v[0]], []byte(v))
+		m.masks = append(m.masks, []byte(v))
 		m.addStart(v)
 		m.maxHold = max(m.maxHold, len(v)-1)
 	}
 	for _, p := range tokenPrefixes(prefixes) {
-		m.prefixes[p[0]] = append(m.prefixes[p[0]], []byte(p))
+		m.prefixes = append(m.prefixes, []byte(p))
 		m.addStart(p)
 		m.maxHold = max(m.maxHold, len(p)) // a bare prefix waits for its first body byte
 	}
@@ -207,8 +209,9 @@ func (m *masker) scan(dst, s []byte, atEOF bool) ([]byte, int) {
 // decide says what starts at s[0], or actHold if that depends on bytes not seen yet.
 func (m *masker) decide(s []byte, atEOF bool) decision {
 	longest := 0
-	for _, mk := range m.masks[s[0]] {
+	for _, mk := range m.masks {
 		switch {
+		case mk[0] != s[0]: // it cannot begin here
 		case len(mk) <= len(s):
 			if len(mk) > longest && bytes.HasPrefix(s, mk) {
 				longest = len(mk)
@@ -220,7 +223,10 @@ func (m *masker) decide(s []byte, atEOF bool) decision {
 	}
 
 	tok := decision{act: actToken}
-	for _, p := range m.prefixes[s[0]] {
+	for _, p := range m.prefixes {
+		if p[0] != s[0] {
+			continue
+		}
 		if len(p) > len(s) {
 			if !atEOF && bytes.HasPrefix(p, s) {
 				return decision{act: actHold}
