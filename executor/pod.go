@@ -16,7 +16,8 @@ import (
 	"github.com/kuberunner/kuberunner/jobspec"
 )
 
-// Container and volume names of a job pod.
+// Container and volume names of a job pod. prepareContainer is in pods of earlier versions
+// only (prepare now runs in the shipper's hook): an adopted one is still judged by it.
 const (
 	prepareContainer = jobpod.PrepareContainer
 	buildContainer   = jobpod.BuildContainer
@@ -79,7 +80,7 @@ func BuildJob(job *jobspec.Job, pc PodConfig) (*JobObjects, error) {
 		ProjectDir:       projectDir(&j),
 		Entrypoint:       job.Image.Entrypoint,
 		Kubectl:          f.deploy != nil,
-		PrepareInShipper: true, // withTrace: the shipper's hook runs prepare
+		PrepareInShipper: true, // the shipper's hook runs prepare (shipperContainer)
 	}
 	if pc.CacheClaim != "" {
 		agent.CacheDir = jobpod.CacheDir
@@ -148,13 +149,14 @@ func (pc *PodConfig) podSpec(job *jobspec.Job, f features, secret *corev1.Secret
 	if err != nil {
 		return nil, err
 	}
-	prepare, err := pc.prepareContainer(job, f, mounts.prepare)
+	shipper, err := pc.shipperContainer(job, f, mounts.shipper)
 	if err != nil {
 		return nil, err
 	}
-	sidecars := services
+	// The shipper first: it runs prepare, and ships from the first byte to the last.
+	sidecars := append([]corev1.Container{shipper}, services...)
 	if f.buildKit {
-		sidecars = append([]corev1.Container{pc.buildKitContainer()}, services...)
+		sidecars = slices.Insert(sidecars, 1, pc.buildKitContainer())
 	}
 
 	timeout := int64(job.RunnerInfo.Timeout)
@@ -179,7 +181,6 @@ func (pc *PodConfig) podSpec(job *jobspec.Job, f features, secret *corev1.Secret
 		// to every container: noise in the job's environment.
 		EnableServiceLinks: ptr(false),
 	}
-	pc.withTrace(spec, prepare)
 	for _, name := range pc.ImagePullSecrets {
 		spec.ImagePullSecrets = append(spec.ImagePullSecrets, corev1.LocalObjectReference{Name: name})
 	}
@@ -188,22 +189,6 @@ func (pc *PodConfig) podSpec(job *jobspec.Job, f features, secret *corev1.Secret
 	}
 	// The configuration's pod_spec_patches come last, over everything above.
 	return podpatch.Apply(spec, pc.Patches)
-}
-
-// prepareContainer clones the sources and copies the agent (and kubectl) into the pod.
-func (pc *PodConfig) prepareContainer(job *jobspec.Job, f features, mounts []corev1.VolumeMount) (corev1.Container, error) {
-	res, err := pc.Helper.forJob(helperResourcePrefix, job.Variables)
-	if err != nil {
-		return corev1.Container{}, err
-	}
-	return corev1.Container{
-		Name:            prepareContainer,
-		Image:           pc.HelperImage,
-		Command:         []string{jobpod.Agent, "step", "prepare"},
-		Resources:       res,
-		VolumeMounts:    mounts,
-		SecurityContext: f.security.Container.DeepCopy(),
-	}, nil
 }
 
 // buildContainer runs the job image with the agent as its command. Its environment tells
@@ -250,7 +235,7 @@ func (pc *PodConfig) buildContainer(job *jobspec.Job, f features, secret *corev1
 	}, nil
 }
 
-type containerMounts struct{ prepare, build, service []corev1.VolumeMount }
+type containerMounts struct{ shipper, build, service []corev1.VolumeMount }
 
 // volumes: the agent binary (written by prepare, read by build), the job Secret (only the
 // agent's two files, read-only), the workspace and, if configured, the cache claim.
@@ -281,7 +266,7 @@ func (pc *PodConfig) volumes(secret *corev1.Secret, f features) ([]corev1.Volume
 	builds := corev1.VolumeMount{Name: buildsVolume, MountPath: jobpod.BuildsDir}
 	job := corev1.VolumeMount{Name: jobVolume, MountPath: jobpod.JobDir, ReadOnly: true}
 	m := containerMounts{
-		prepare: []corev1.VolumeMount{{Name: binVolume, MountPath: jobpod.BinDir}, job, builds},
+		shipper: []corev1.VolumeMount{{Name: binVolume, MountPath: jobpod.BinDir}, job, builds},
 		build:   []corev1.VolumeMount{{Name: binVolume, MountPath: jobpod.BinDir, ReadOnly: true}, job, builds},
 		service: []corev1.VolumeMount{builds},
 	}
@@ -290,11 +275,15 @@ func (pc *PodConfig) volumes(secret *corev1.Secret, f features) ([]corev1.Volume
 			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: pc.CacheClaim},
 		}})
 		cache := corev1.VolumeMount{Name: cacheVolume, MountPath: jobpod.CacheDir}
-		m.prepare = append(m.prepare, cache)
+		m.shipper = append(m.shipper, cache)
 		m.build = append(m.build, cache)
 	}
 	if f.buildKit {
 		volumes = append(volumes, buildKitVolumes(secret.Name)...)
 	}
+	// The trace file: prepare (in the shipper) and build write it, the shipper reads it.
+	volumes = append(volumes, corev1.Volume{Name: traceVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+	trace := corev1.VolumeMount{Name: traceVolume, MountPath: jobpod.TraceDir}
+	m.shipper, m.build = append(m.shipper, trace), append(m.build, trace)
 	return volumes, m
 }

@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kuberunner/kuberunner/executor/jobpod"
+	"github.com/kuberunner/kuberunner/jobspec"
 )
 
 const traceVolume = "kr-trace"
@@ -28,35 +28,28 @@ type TraceHandover interface {
 	Reported(st jobpod.ShipperState)
 }
 
-// shipperContainer is the pod's trace shipper, a native sidecar that starts first and stops
-// last (the kubelet stops sidecars after the job's container), in the helper image. It runs
-// prepare too, as its postStart hook: the kubelet starts the next container only once the
-// hook is over, and a container of its own would cost the job one more start (a relist of
-// the pod's containers, a second by default) before the script runs.
-func (pc *PodConfig) shipperContainer(prepare corev1.Container) corev1.Container {
-	c := prepare
-	c.Name = jobpod.ShipperContainer
-	c.Command = []string{jobpod.Agent, "step", "ship"}
-	c.RestartPolicy = ptr(corev1.ContainerRestartPolicyAlways)
-	c.Lifecycle = &corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{
-		Exec: &corev1.ExecAction{Command: append(slices.Clone(prepare.Command), "--hook")}}}
-	c.VolumeMounts = append(slices.Clone(prepare.VolumeMounts), corev1.VolumeMount{Name: traceVolume, MountPath: jobpod.TraceDir})
-	c.SecurityContext = prepare.SecurityContext.DeepCopy()
-	return c
-}
-
-// withTrace gives the pod its trace volume and its shipper, which runs prepare: prepare and
-// build write the trace file, the shipper reads it.
-func (pc *PodConfig) withTrace(spec *corev1.PodSpec, prepare corev1.Container) {
-	spec.Volumes = append(spec.Volumes, corev1.Volume{Name: traceVolume,
-		VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
-	for i := range spec.Containers {
-		if spec.Containers[i].Name == buildContainer {
-			spec.Containers[i].VolumeMounts = append(spec.Containers[i].VolumeMounts,
-				corev1.VolumeMount{Name: traceVolume, MountPath: jobpod.TraceDir})
-		}
+// shipperContainer is the pod's trace shipper, a native sidecar in the helper image that
+// starts first and stops last (the kubelet stops sidecars after the job's container). It
+// runs prepare (the agent and kubectl into the pod, sources, artifacts, cache) as its
+// postStart hook: the kubelet starts the next container only once the hook is over, and a
+// container of its own would cost the job one more start (a relist of the pod's
+// containers, a second by default) before the script runs.
+func (pc *PodConfig) shipperContainer(job *jobspec.Job, f features, mounts []corev1.VolumeMount) (corev1.Container, error) {
+	res, err := pc.Helper.forJob(helperResourcePrefix, job.Variables)
+	if err != nil {
+		return corev1.Container{}, err
 	}
-	spec.InitContainers = append([]corev1.Container{pc.shipperContainer(prepare)}, spec.InitContainers...)
+	return corev1.Container{
+		Name:          jobpod.ShipperContainer,
+		Image:         pc.HelperImage,
+		Command:       []string{jobpod.Agent, "step", "ship"},
+		RestartPolicy: ptr(corev1.ContainerRestartPolicyAlways),
+		Lifecycle: &corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{
+			Exec: &corev1.ExecAction{Command: []string{jobpod.Agent, "step", "prepare", "--hook"}}}},
+		Resources:       res,
+		VolumeMounts:    mounts,
+		SecurityContext: f.security.Container.DeepCopy(),
+	}, nil
 }
 
 // setTrace writes the pod's trace settings into the agent configuration of the job's Secret.
