@@ -1,7 +1,6 @@
 package executor
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -137,8 +136,8 @@ type failure struct {
 
 // agentFailure reads the jobpod.Failure the agent leaves as its termination message.
 func agentFailure(msg string) (failure, bool) {
-	var f jobpod.Failure
-	if msg == "" || json.Unmarshal([]byte(msg), &f) != nil || f.Reason == "" {
+	f, ok := jobpod.ParseFailure([]byte(msg))
+	if !ok {
 		return failure{}, false
 	}
 	return failure{reason: jobspec.FailureReason(f.Reason), err: errors.New(f.Message)}, true

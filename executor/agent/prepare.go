@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -147,14 +146,14 @@ func prepareOutcome(traceDir string) (f *jobpod.Failure, finished bool) {
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, true
 	}
-	f = new(jobpod.Failure)
+	if pf, ok := jobpod.ParseFailure(b); ok {
+		return &pf, true
+	}
 	if err == nil {
-		err = json.Unmarshal(b, f)
+		err = errors.New("not a failure record")
 	}
-	if err != nil || f.Reason == "" {
-		f = &jobpod.Failure{Reason: string(jobspec.RunnerSystemFailure), Message: fmt.Sprintf("the job's prepare step failed and its reason cannot be read: %v", err)}
-	}
-	return f, true
+	return &jobpod.Failure{Reason: string(jobspec.RunnerSystemFailure),
+		Message: fmt.Sprintf("the job's prepare step failed and its reason cannot be read: %v", err)}, true
 }
 
 func fileExists(path string) bool {

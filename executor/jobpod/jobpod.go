@@ -76,6 +76,16 @@ type Failure struct {
 	Message string `json:"message"`
 }
 
+// ParseFailure reads a Failure the agent wrote; false when b is none (empty, another
+// format, no reason): a container's termination message may be anything.
+func ParseFailure(b []byte) (Failure, bool) {
+	var f Failure
+	if len(b) == 0 || json.Unmarshal(b, &f) != nil || f.Reason == "" {
+		return Failure{}, false
+	}
+	return f, true
+}
+
 // The job's trace leaves the pod through the shipper, a native sidecar that sends it to
 // GitLab itself: the kubelet's log API rotates and loses what a reader has not read yet, and
 // a runner restart would lose it all. Files in TraceDir, an emptyDir shared by the shipper,

@@ -142,8 +142,7 @@ func terminationMessage(container, msg string) string {
 			return shipperSummary(st)
 		}
 	case jobpod.BuildContainer, jobpod.PrepareContainer:
-		var f jobpod.Failure
-		if json.Unmarshal([]byte(msg), &f) == nil && f.Reason != "" {
+		if f, ok := jobpod.ParseFailure([]byte(msg)); ok {
 			return f.Reason + ": " + oneLine(f.Message)
 		}
 	}
