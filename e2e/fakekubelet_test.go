@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -155,7 +156,7 @@ func (fk *fakeKubelet) heartbeat(ctx context.Context) {
 // observe starts a pod bound to a fake node, or ends it when the jobs are released.
 func (fk *fakeKubelet) observe(ctx context.Context, obj any) {
 	pod, ok := obj.(*corev1.Pod)
-	if !ok || pod.Spec.NodeName == "" || pod.DeletionTimestamp != nil || pod.Status.Phase != corev1.PodPending || !fk.ours(pod.Spec.NodeName) {
+	if !ok || pod.Spec.NodeName == "" || pod.DeletionTimestamp != nil || pod.Status.Phase != corev1.PodPending || !slices.Contains(fk.nodes, pod.Spec.NodeName) {
 		return
 	}
 	fk.mu.Lock()
@@ -179,15 +180,6 @@ func (fk *fakeKubelet) observe(ctx context.Context, obj any) {
 			fk.finish(ctx, running)
 		}
 	}()
-}
-
-func (fk *fakeKubelet) ours(node string) bool {
-	for _, n := range fk.nodes {
-		if n == node {
-			return true
-		}
-	}
-	return false
 }
 
 // setRunning retries on a conflict: the scheduler may still be writing the pod's conditions.
