@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -16,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kuberunner/kuberunner/config"
@@ -145,31 +146,23 @@ func freeLoopbackAddr(b *testing.B) string {
 	return l.Addr().String()
 }
 
-// scrape sums each metric family of the runner's /metrics over its labels.
+// scrape sums each counter and gauge of the runner's /metrics over its labels.
 func scrape(b *testing.B, addr string) map[string]float64 {
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		b.Fatalf("scrape the runner: %v", err)
 	}
 	defer resp.Body.Close()
-	return sumMetrics(resp.Body)
-}
-
-func sumMetrics(r io.Reader) map[string]float64 {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		b.Fatalf("parse the runner's metrics: %v", err)
+	}
 	sums := map[string]float64{}
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
+	for name, f := range families {
+		for _, m := range f.GetMetric() {
+			sums[name] += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 		}
-		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if i < 0 || err != nil {
-			continue
-		}
-		name, _, _ := strings.Cut(line[:i], "{")
-		sums[name] += v
 	}
 	return sums
 }
