@@ -116,3 +116,21 @@ func newPodHarness(t *testing.T, coord *fakeCoord, e *podExecutor) *harness {
 		o.Executor = func(config.Runner) (Executor, error) { return e, nil }
 	})
 }
+
+// A Handover whose flush failed (GitLab refused every trace patch) leaves the runner's leg
+// flushed: the job is still reported, and finishing the trace does not flush it again
+// (which closed a closed channel and took the runner down).
+func TestRunnerReportsAJobWhoseHandoverFailed(t *testing.T) {
+	coord := newFakeCoord()
+	coord.patch = func(int64, int64, []byte) (gitlab.PatchTraceResult, error, bool) {
+		return gitlab.PatchTraceResult{}, fmt.Errorf("patch: %w", gitlab.ErrTransient), true
+	}
+	e := &podExecutor{coord: coord, handedAt: make(chan int64, 1)}
+	h := newPodHarness(t, coord, e)
+	coord.enqueue(testJob(3))
+	h.start(t)
+	final := h.waitFinal(t, 3)
+	if final.State != gitlab.StateFailed || final.FailureReason != jobspec.RunnerSystemFailure {
+		t.Errorf("final state %+v, want failed: runner_system_failure", final)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/kuberunner/kuberunner/gitlab"
@@ -50,8 +51,9 @@ type shipper struct {
 	aborted  bool
 	flushErr error
 
-	flushReq chan struct{}
-	done     chan struct{}
+	flushReq  chan struct{}
+	flushOnce sync.Once // flushReq closes once, however often flush is called
+	done      chan struct{}
 }
 
 // run ships until flush has delivered everything, the job is aborted, or ctx ends.
@@ -114,9 +116,11 @@ func (s *shipper) run(ctx context.Context) {
 }
 
 // flush asks run to deliver everything up to the buffer's final length (call it after
-// Finish) and waits until it did, gave up, or the job was aborted.
+// Finish) and waits until it did, gave up, or the job was aborted. A second call (the leg of
+// a Handover that failed is finished like any other) waits for the same end and returns
+// the same result.
 func (s *shipper) flush() error {
-	close(s.flushReq)
+	s.flushOnce.Do(func() { close(s.flushReq) })
 	<-s.done
 	return s.flushErr
 }
